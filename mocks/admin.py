@@ -1,0 +1,183 @@
+"""The admin surface of every mock, under `/__admin` and outside the contract.
+
+reset, seed data, provider states (the pact verifier's state-change calls land here),
+fault injection, the request journal and the mock clock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+
+from mocks.engine import Engine
+from mocks.faults import FaultSpec
+
+
+class StateChange(BaseModel):
+    """The body pact verifiers send to a provider-state URL."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    state: str = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+    action: Literal["setup", "teardown"] = "setup"
+
+
+class ClockChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    freeze_at: datetime | None = None
+    advance_seconds: float | None = None
+    reset: bool = False
+
+
+def _error(status: int, error: str, message: str, violations: list[dict[str, str]] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": error, "message": message}
+    if violations:
+        body["violations"] = violations
+    return JSONResponse(body, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer admin mistakes in the same JSON error format as the contract operations."""
+
+    async def on_invalid(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        violations = [
+            {
+                "location": str(err["loc"][0]) if err["loc"] else "body",
+                "field": ".".join(str(p) for p in err["loc"][1:]),
+                "reason": str(err["msg"]),
+            }
+            for err in exc.errors()
+        ]
+        return _error(422, "validation_failed", "the admin request is invalid", violations)
+
+    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        codes = {404: "not_found", 405: "method_not_allowed", 409: "conflict", 422: "validation_failed"}
+        return _error(exc.status_code, codes.get(exc.status_code, "bad_request"), str(exc.detail))
+
+    app.add_exception_handler(RequestValidationError, on_invalid)
+    app.add_exception_handler(HTTPException, on_http)
+
+
+def build_admin_router(engine: Engine) -> APIRouter:
+    router = APIRouter(tags=["admin"])
+    behaviour = engine.behaviour
+    contract = engine.contract
+
+    @router.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "service": contract.title, "operations": len(contract.operations)}
+
+    @router.get("/contract")
+    def document() -> dict[str, Any]:
+        return contract.document
+
+    @router.get("/operations")
+    def operations() -> list[dict[str, str]]:
+        return [
+            {"operation_id": op.operation_id, "method": op.method, "path": op.path}
+            for op in contract.operations.values()
+        ]
+
+    @router.post("/reset")
+    def reset() -> dict[str, str]:
+        engine.reset()
+        return {"status": "reset"}
+
+    @router.post("/seed")
+    def seed(data: dict[str, Any]) -> dict[str, Any]:
+        try:
+            behaviour.seed(data)
+        except ValueError as exc:
+            raise HTTPException(422, f"seed data rejected: {exc}") from exc
+        return {"status": "seeded", "state": behaviour.snapshot()}
+
+    @router.get("/state")
+    def state() -> dict[str, Any]:
+        return behaviour.snapshot()
+
+    @router.get("/states")
+    def provider_states() -> list[dict[str, str]]:
+        return [{"pattern": s.pattern, "description": s.description} for s in behaviour.states]
+
+    @router.post("/states")
+    def change_state(change: StateChange) -> dict[str, Any]:
+        if change.action == "teardown":
+            behaviour.reset()
+            return {"status": "torn down", "state": change.state}
+        try:
+            behaviour.apply_state(change.state, change.params)
+        except LookupError as exc:
+            known = "; ".join(s.pattern for s in behaviour.states) or "none"
+            raise HTTPException(404, f"{exc.args[0]}; known states: {known}") from exc
+        except ValueError as exc:
+            raise HTTPException(422, f"provider state {change.state!r}: {exc}") from exc
+        return {"status": "set up", "state": change.state}
+
+    @router.get("/faults")
+    def list_faults() -> list[dict[str, Any]]:
+        return [fault.as_dict() for fault in engine.faults.list()]
+
+    @router.post("/faults", status_code=201)
+    def add_fault(spec: FaultSpec) -> dict[str, Any]:
+        if spec.operation_id is not None and spec.operation_id not in contract.operations:
+            raise HTTPException(422, f"operation_id {spec.operation_id!r} is not an operation of this contract")
+        return engine.faults.add(spec).as_dict()
+
+    @router.delete("/faults")
+    def clear_faults() -> dict[str, str]:
+        engine.faults.clear()
+        return {"status": "cleared"}
+
+    @router.delete("/faults/{fault_id}")
+    def remove_fault(fault_id: int) -> dict[str, str]:
+        if not engine.faults.remove(fault_id):
+            raise HTTPException(404, f"no fault {fault_id}")
+        return {"status": "removed"}
+
+    @router.get("/journal")
+    def journal(
+        operation_id: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        status: int | None = None,
+        since: int = 0,
+        limit: int | None = Query(None, ge=1),
+    ) -> dict[str, Any]:
+        entries = engine.journal.find(
+            operation_id=operation_id, method=method, path=path, status=status, since=since, limit=limit
+        )
+        return {"total": engine.journal.total, "entries": [e.as_dict() for e in entries]}
+
+    @router.delete("/journal")
+    def clear_journal() -> dict[str, str]:
+        engine.journal.clear()
+        return {"status": "cleared"}
+
+    @router.get("/clock")
+    def clock() -> dict[str, object]:
+        return behaviour.clock.describe()
+
+    @router.post("/clock")
+    def change_clock(change: ClockChange) -> dict[str, object]:
+        try:
+            if change.reset:
+                behaviour.clock.reset()
+            if change.freeze_at is not None:
+                behaviour.clock.freeze(change.freeze_at)
+            if change.advance_seconds is not None:
+                behaviour.clock.advance(change.advance_seconds)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return behaviour.clock.describe()
+
+    return router

@@ -1,0 +1,81 @@
+"""The stateful side of a mock: handlers by operationId, seed data and provider states.
+
+A `Behaviour` answers the operations whose outcome depends on what came before (a sync
+read back, an upsert, a promotion that expires); every other operation is answered from
+the contract's example. Subclasses fill `handlers` and `states` in `__init__`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mocks.clock import MockClock
+from mocks.errors import RequestRejected
+from mocks.validation import MockRequest
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a handler answers: a status, a JSON body and extra headers."""
+
+    status: int
+    body: Any
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+Handler = Callable[[MockRequest], Reply]
+StateSetup = Callable[[Mapping[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class ProviderState:
+    """A named provider state; `pattern` may capture parameters (`strategy (?P<strategy_id>\\d+) exists`)."""
+
+    pattern: str
+    description: str
+    setup: StateSetup
+
+    def match(self, name: str) -> dict[str, str] | None:
+        found = re.fullmatch(self.pattern, name)
+        return found.groupdict() if found else None
+
+
+class Behaviour:
+    """A mock with no state: every operation answers its contract example."""
+
+    def __init__(self, clock: MockClock) -> None:
+        self.clock = clock
+        self.handlers: dict[str, Handler] = {}
+        self.states: list[ProviderState] = []
+
+    def reset(self) -> None:
+        """Forget every change since start (seed data is reloaded by subclasses)."""
+
+    def seed(self, data: Mapping[str, Any]) -> None:
+        """Add records; raise ValueError naming what is wrong with `data`."""
+        if data:
+            raise ValueError(f"this mock takes no seed data (got {sorted(data)})")
+
+    def snapshot(self) -> dict[str, Any]:
+        """The current state, for `GET /__admin/state`."""
+        return {}
+
+    def apply_state(self, name: str, params: Mapping[str, Any]) -> None:
+        """Set up a provider state by name; raise LookupError when no state has that name."""
+        for state in self.states:
+            captured = state.match(name)
+            if captured is not None:
+                state.setup({**captured, **params})
+                return
+        raise LookupError(f"unknown provider state {name!r}")
+
+
+def not_found(message: str) -> RequestRejected:
+    return RequestRejected(404, "not_found", message)
+
+
+def conflict(message: str) -> RequestRejected:
+    return RequestRejected(409, "conflict", message)

@@ -1,0 +1,284 @@
+"""Load an OpenAPI 3.1 contract and compile what the engine needs from it, once.
+
+A `Contract` holds one `Operation` per (method, path) with its compiled validators, so
+no schema is compiled per request. Loading fails with `ContractError`, naming the file
+and the problem, when the file is not YAML, not a valid OpenAPI 3.1 document, or uses
+a feature the engine does not serve.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+import yaml
+from openapi_spec_validator import validate as validate_spec
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+from mocks.errors import ContractError
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+_PARAM = re.compile(r"\{([^{}/]+)\}")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A path, query or header parameter with its compiled schema."""
+
+    name: str
+    location: str  # path | query | header
+    required: bool
+    schema: Mapping[str, Any]
+    validator: Any
+    scalar_type: str | None  # the JSON type strings are converted to before validation
+
+    @property
+    def wire_name(self) -> str:
+        """The key the engine looks the parameter up by (headers are case-insensitive)."""
+        return self.name.lower() if self.location == "header" else self.name
+
+
+@dataclass(frozen=True)
+class ResponseSpec:
+    status: int
+    media_type: str | None
+    schema: Mapping[str, Any] | None
+    validator: Any
+    example: Any
+    has_example: bool
+
+
+@dataclass
+class Operation:
+    """One contract operation, ready to serve."""
+
+    operation_id: str
+    method: str  # upper case
+    path: str  # the template, e.g. /strategies/{strategy_id}/validate
+    parameters: tuple[Parameter, ...]
+    body_required: bool
+    body_media_type: str | None
+    body_validator: Any
+    responses: dict[int, ResponseSpec]
+    security_headers: tuple[tuple[str, ...], ...]  # alternatives, each the headers it needs
+    spec: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def success(self) -> ResponseSpec:
+        """The lowest 2xx response: what the operation answers when all is well."""
+        codes = sorted(code for code in self.responses if 200 <= code < 300)
+        if not codes:
+            raise ContractError(f"operation {self.operation_id} documents no 2xx response")
+        return self.responses[codes[0]]
+
+
+@dataclass
+class Contract:
+    """A loaded contract: its document, operations and a route table."""
+
+    path: Path
+    document: dict[str, Any]
+    operations: dict[str, Operation]  # by operationId
+
+    @property
+    def title(self) -> str:
+        return str(self.document["info"]["title"])
+
+
+def load_contract(path: str | Path) -> Contract:
+    """Read, validate and compile a contract file.
+
+    Raises:
+        ContractError: naming the file and what is wrong with it.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ContractError(f"{path}: cannot read the contract: {exc}") from exc
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ContractError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ContractError(f"{path}: a contract must be a YAML mapping, got {type(document).__name__}")
+    if not str(document.get("openapi", "")).startswith("3.1"):
+        raise ContractError(f"{path}: only OpenAPI 3.1 is served (openapi: {document.get('openapi')!r})")
+    try:
+        validate_spec(document)
+    except OpenAPIValidationError as exc:
+        where = "/".join(str(part) for part in exc.path) or "(document root)"
+        raise ContractError(f"{path}: not a valid OpenAPI 3.1 document at {where}: {exc.message}") from exc
+    return Contract(path=path, document=document, operations=_compile_operations(path, document))
+
+
+def _compile_operations(path: Path, document: dict[str, Any]) -> dict[str, Operation]:
+    components = document.get("components", {})
+    resolver = _Resolver(document)
+    operations: dict[str, Operation] = {}
+    for template, item in (document.get("paths") or {}).items():
+        shared = item.get("parameters", [])
+        for method in HTTP_METHODS:
+            spec = item.get(method)
+            if spec is None:
+                continue
+            op_id = spec.get("operationId")
+            if not op_id:
+                raise ContractError(f"{path}: {method.upper()} {template} has no operationId")
+            if op_id in operations:
+                raise ContractError(f"{path}: operationId {op_id} is used twice")
+            try:
+                operations[op_id] = _compile_operation(
+                    op_id, method, template, spec, shared, document, components, resolver
+                )
+            except ContractError as exc:
+                raise ContractError(f"{path}: {exc}") from exc
+            except (ValueError, jsonschema_rs.ReferencingError) as exc:
+                raise ContractError(f"{path}: {op_id}: cannot compile a schema: {exc}") from exc
+    return operations
+
+
+def _compile_operation(
+    op_id: str,
+    method: str,
+    template: str,
+    spec: Mapping[str, Any],
+    shared: list[Any],
+    document: Mapping[str, Any],
+    components: Mapping[str, Any],
+    resolver: _Resolver,
+) -> Operation:
+    by_key: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for raw in [*shared, *spec.get("parameters", [])]:
+        param = resolver.resolve(raw)
+        by_key[(param["in"], param["name"])] = param  # operation-level wins
+    parameters = []
+    for (location, name), param in by_key.items():
+        if location not in ("path", "query", "header"):
+            raise ContractError(f"{op_id}: parameters in {location} are not served")
+        schema = param.get("schema", {})
+        parameters.append(
+            Parameter(
+                name=name,
+                location=location,
+                required=bool(param.get("required", location == "path")),
+                schema=schema,
+                validator=compile_schema(schema, components),
+                scalar_type=_scalar_type(resolver.resolve(schema)),
+            )
+        )
+    declared = {p.name for p in parameters if p.location == "path"}
+    in_template = set(_PARAM.findall(template))
+    if declared != in_template:
+        raise ContractError(f"{op_id}: path parameters {sorted(in_template)} are declared as {sorted(declared)}")
+
+    body_required, media_type, body_validator = False, None, None
+    if "requestBody" in spec:
+        request_body = resolver.resolve(spec["requestBody"])
+        content = request_body.get("content", {})
+        if list(content) != ["application/json"]:
+            raise ContractError(f"{op_id}: only application/json request bodies are served")
+        media_type = "application/json"
+        body_required = bool(request_body.get("required", False))
+        body_validator = compile_schema(content[media_type].get("schema", {}), components)
+
+    responses: dict[int, ResponseSpec] = {}
+    for code, raw in spec.get("responses", {}).items():
+        if not str(code).isdigit():
+            raise ContractError(f"{op_id}: response {code}: only numeric status codes are served")
+        response = resolver.resolve(raw)
+        content = response.get("content", {})
+        media = next(iter(content), None)
+        media_spec = content.get(media, {}) if media else {}
+        schema = media_spec.get("schema")
+        example, has_example = _example_of(media_spec, resolver)
+        responses[int(code)] = ResponseSpec(
+            status=int(code),
+            media_type=media,
+            schema=schema,
+            validator=compile_schema(schema, components) if schema is not None else None,
+            example=example,
+            has_example=has_example,
+        )
+
+    security = spec.get("security", document.get("security", []))
+    schemes = components.get("securitySchemes", {})
+    alternatives = tuple(
+        tuple(_scheme_header(schemes[name]) for name in requirement) for requirement in security
+    )
+    return Operation(
+        operation_id=op_id,
+        method=method.upper(),
+        path=template,
+        parameters=tuple(parameters),
+        body_required=body_required,
+        body_media_type=media_type,
+        body_validator=body_validator,
+        responses=responses,
+        security_headers=tuple(alt for alt in alternatives if alt),
+        spec=spec,
+    )
+
+
+def compile_schema(schema: Mapping[str, Any], components: Mapping[str, Any]) -> Any:
+    """Compile a schema whose `#/components/...` references resolve against `components`."""
+    return jsonschema_rs.validator_for(
+        {**schema, "components": components},
+        validate_formats=True,
+        base_uri="urn:contract",
+    )
+
+
+def _scheme_header(scheme: Mapping[str, Any]) -> str:
+    if scheme.get("type") == "http" and scheme.get("scheme", "").lower() in ("bearer", "basic"):
+        return "Authorization"
+    if scheme.get("type") == "apiKey" and scheme.get("in") == "header":
+        return str(scheme["name"])
+    raise ContractError(f"security scheme {scheme} is not served (header API keys and HTTP bearer are)")
+
+
+def _scalar_type(schema: Mapping[str, Any]) -> str | None:
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    return kind if kind in ("integer", "number", "boolean") else None
+
+
+def _example_of(media_spec: Mapping[str, Any], resolver: _Resolver) -> tuple[Any, bool]:
+    if "example" in media_spec:
+        return media_spec["example"], True
+    examples = media_spec.get("examples") or {}
+    for raw in examples.values():
+        example = resolver.resolve(raw)
+        if "value" in example:
+            return example["value"], True
+    return None, False
+
+
+class _Resolver:
+    """Follows local `$ref`s of a document (the contracts are self-contained)."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self._document = document
+
+    def resolve(self, node: Any) -> Any:
+        seen = set()
+        while isinstance(node, Mapping) and "$ref" in node:
+            ref = node["$ref"]
+            if not isinstance(ref, str) or not ref.startswith("#/"):
+                raise ContractError(f"only local references are served, got {ref!r}")
+            if ref in seen:
+                raise ContractError(f"reference cycle at {ref}")
+            seen.add(ref)
+            target: Any = self._document
+            for part in ref[2:].split("/"):
+                part = part.replace("~1", "/").replace("~0", "~")
+                if not isinstance(target, Mapping) or part not in target:
+                    raise ContractError(f"reference {ref} points nowhere")
+                target = target[part]
+            node = target
+        return node

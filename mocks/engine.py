@@ -1,0 +1,291 @@
+"""The engine: one FastAPI app per contract, serving the contract's operations.
+
+Contract operations are dispatched by the engine itself, on the raw ASGI scope, before
+FastAPI's router: matching, validation, faults, the journal and the answer cost no
+framework machinery per request. FastAPI serves the admin surface (under `/__admin`,
+kept out of the contract) and the app's lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+from fastapi import FastAPI
+
+from mocks.behaviour import Behaviour, Reply
+from mocks.clock import MockClock
+from mocks.contract import Contract, Operation, load_contract
+from mocks.errors import RequestRejected
+from mocks.faults import FaultSet
+from mocks.journal import Journal, JournalEntry
+from mocks.validation import parse_request
+
+log = logging.getLogger("mocks")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+ADMIN_PREFIX = "/__admin"
+_JSON = (b"content-type", b"application/json")
+
+
+class ConnectionDropped(Exception):  # noqa: N818 - named for what the client sees
+    """Raised in-process where no socket can be cut; `mocks.transport` turns it into a network error."""
+
+
+@dataclass(frozen=True)
+class MockSettings:
+    max_body_bytes: int = 1024 * 1024
+    journal_entries: int = 5000
+    journal_body_limit: int = 4096
+    validate_responses: bool = True  # a handler answer off the contract is a 500, loudly
+    idempotency_keys: int = 100_000
+
+
+class Router:
+    """Finds the operation for a method and path; literal segments win over parameters."""
+
+    def __init__(self, operations: dict[str, Operation]) -> None:
+        by_path: dict[str, dict[str, Operation]] = {}
+        for op in operations.values():
+            by_path.setdefault(op.path, {})[op.method] = op
+        self._static = {p: ops for p, ops in by_path.items() if "{" not in p}
+        templated = [p for p in by_path if "{" in p]
+        templated.sort(key=lambda p: [1 if s.startswith("{") else 0 for s in p.split("/")])
+        self._dynamic = [(self._regex(p), by_path[p]) for p in templated]
+
+    @staticmethod
+    def _regex(template: str) -> re.Pattern[str]:
+        parts = re.split(r"(\{[^{}/]+\})", template)
+        pattern = "".join(
+            f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part) for part in parts
+        )
+        return re.compile(pattern)
+
+    def match(self, method: str, path: str) -> tuple[Operation, dict[str, str]]:
+        allowed: set[str] = set()
+        ops = self._static.get(path)
+        if ops is not None:
+            if method in ops:
+                return ops[method], {}
+            allowed.update(ops)
+        for regex, ops in self._dynamic:
+            found = regex.fullmatch(path)
+            if found is None:
+                continue
+            if method in ops:
+                return ops[method], {k: unquote(v) for k, v in found.groupdict().items()}
+            allowed.update(ops)
+        if allowed:
+            methods = ", ".join(sorted(allowed))
+            raise RequestRejected(
+                405, "method_not_allowed", f"{method} is not allowed on {path}; allowed: {methods}",
+                headers=(("allow", methods),),
+            )
+        raise RequestRejected(404, "not_found", f"no operation of this service matches {method} {path}")
+
+
+class Engine:
+    """Serves one contract: the per-request path of a mock."""
+
+    def __init__(self, contract: Contract, behaviour: Behaviour, settings: MockSettings) -> None:
+        self.contract = contract
+        self.behaviour = behaviour
+        self.settings = settings
+        self.router = Router(contract.operations)
+        self.journal = Journal(settings.journal_entries, settings.journal_body_limit)
+        self.faults = FaultSet()
+        self._replies: dict[tuple[str, str], Reply] = {}
+        self._examples = {
+            op_id: Reply(op.success.status, op.success.example) for op_id, op in contract.operations.items()
+        }
+
+    def reset(self) -> None:
+        self.journal.clear()
+        self.faults.clear()
+        self._replies.clear()
+        self.behaviour.clock.reset()
+        self.behaviour.reset()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method: str = scope["method"]
+        raw_path = scope.get("raw_path")
+        path = raw_path.decode("latin-1") if raw_path else scope["path"]
+        query = scope.get("query_string", b"").decode("latin-1")
+        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+        entry: JournalEntry | None = None
+        try:
+            op: Operation | None = None
+            path_params: dict[str, str] = {}
+            route_error: RequestRejected | None = None
+            try:
+                op, path_params = self.router.match(method, path)
+            except RequestRejected as exc:
+                route_error = exc
+            body, too_large = await self._read_body(raw_headers, receive)
+            entry = self.journal.record(method, path, query, raw_headers, body, op.operation_id if op else None)
+            if too_large:
+                limit = self.settings.max_body_bytes
+                raise RequestRejected(413, "payload_too_large", f"request body exceeds {limit} bytes")
+            if route_error is not None or op is None:
+                raise route_error or RequestRejected(404, "not_found", path)
+            plan = self.faults.plan(op.operation_id)
+            if plan.names:
+                entry.fault = ",".join(plan.names)
+                if plan.delay:
+                    await asyncio.sleep(plan.delay)
+                if plan.action is not None:
+                    await self._act(plan.action.spec, entry, receive, send)
+                    return
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw_headers}
+            request = parse_request(op, path_params, query, headers, body)
+            key = headers.get("idempotency-key")
+            replay_key = (op.operation_id, key) if key is not None else None
+            reply = self._replies.get(replay_key) if replay_key else None
+            if reply is not None:
+                entry.replayed = True
+            else:
+                handler = self.behaviour.handlers.get(op.operation_id)
+                reply = handler(request) if handler else self._examples[op.operation_id]
+                if self.settings.validate_responses:
+                    self._check_reply(op, reply)
+                if replay_key and reply.status < 300:
+                    if len(self._replies) >= self.settings.idempotency_keys:
+                        self._replies.pop(next(iter(self._replies)))
+                    self._replies[replay_key] = reply
+            entry.status = reply.status
+            await _send_json(send, reply.status, orjson.dumps(reply.body), reply.headers)
+        except RequestRejected as exc:
+            if entry is not None:
+                entry.status = exc.status
+            await _send_json(send, exc.status, orjson.dumps(exc.body()), exc.headers)
+        except ConnectionDropped:
+            raise
+        except Exception:
+            log.exception("the mock failed on %s %s", method, path)
+            if entry is not None:
+                entry.status = 500
+            body = {"error": "internal_error", "message": "the mock failed; see its log"}
+            await _send_json(send, 500, orjson.dumps(body), ())
+
+    async def _read_body(self, raw_headers: list[tuple[bytes, bytes]], receive: Receive) -> tuple[bytes, bool]:
+        """The body, or what fitted of it and True when it is over the limit."""
+        limit = self.settings.max_body_bytes
+        for name, value in raw_headers:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                return b"", True
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return b"".join(chunks), True
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks), False
+
+    def _check_reply(self, op: Operation, reply: Reply) -> None:
+        """Refuse to send a handler's answer that breaks the contract: that is a mock bug."""
+        spec = op.responses.get(reply.status)
+        if spec is None:
+            raise RuntimeError(f"{op.operation_id} answered undocumented status {reply.status}")
+        if spec.validator is not None and not spec.validator.is_valid(reply.body):
+            problems = "; ".join(e.message for e in spec.validator.iter_errors(reply.body))
+            raise RuntimeError(f"{op.operation_id} {reply.status} answer breaks the contract: {problems}")
+
+    async def _act(self, spec: Any, entry: JournalEntry, receive: Receive, send: Send) -> None:
+        if spec.kind == "status":
+            headers = dict(spec.headers)
+            if spec.retry_after is not None:
+                headers["retry-after"] = str(spec.retry_after)
+            code = {429: "rate_limited", 503: "unavailable"}.get(spec.status, "injected_fault")
+            body = {"error": code, "message": f"injected fault: status {spec.status}"}
+            entry.status = spec.status
+            await _send_json(send, spec.status, orjson.dumps(body), tuple(headers.items()))
+        elif spec.kind == "respond":
+            entry.status = spec.status
+            await _send_json(send, spec.status, orjson.dumps(spec.body), tuple(spec.headers.items()))
+        elif spec.kind == "drop":
+            await _drop(send, receive)
+        elif spec.kind == "hang":
+            try:
+                await asyncio.wait_for(_until_disconnect(receive), spec.hang_seconds)
+            except TimeoutError:
+                await _drop(send, receive)
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _drop(send: Send, receive: Receive) -> None:
+    """Cut the connection without an answer, as a crashed provider would."""
+    # uvicorn's send is a bound method of the request cycle, which holds the transport.
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:
+        raise ConnectionDropped("the mock dropped the connection")
+    transport.abort()
+    await _until_disconnect(receive)  # returns once the server has seen the connection go
+
+
+async def _send_json(send: Send, status: int, body: bytes, headers: Any) -> None:
+    raw = [_JSON, (b"content-length", str(len(body)).encode())]
+    raw += [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in headers]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+class MockApp(FastAPI):
+    """A FastAPI app whose contract operations are served by an `Engine`."""
+
+    engine: Engine
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
+        if scope["type"] == "http" and not scope["path"].startswith(ADMIN_PREFIX):
+            await self.engine(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)  # type: ignore[arg-type]
+
+
+def create_app(
+    contract: Contract | str | Path,
+    behaviour: Behaviour | None = None,
+    *,
+    settings: MockSettings | None = None,
+    clock: MockClock | None = None,
+) -> MockApp:
+    """Build a mock of `contract`; `behaviour` defaults to answering contract examples.
+
+    Raises:
+        ContractError: the contract cannot be served (named, with the problem).
+    """
+    from mocks.admin import build_admin_router, install_error_handlers  # they need the engine's types
+
+    if not isinstance(contract, Contract):
+        contract = load_contract(contract)
+    if behaviour is None:
+        behaviour = Behaviour(clock or MockClock())
+    unknown = set(behaviour.handlers) - set(contract.operations)
+    if unknown:
+        raise ValueError(f"handlers for operations the contract lacks: {sorted(unknown)}")
+    app = MockApp(title=f"{contract.title} (mock)", docs_url=None, redoc_url=None, openapi_url=None)
+    app.engine = Engine(contract, behaviour, settings or MockSettings())
+    app.include_router(build_admin_router(app.engine), prefix=ADMIN_PREFIX)
+    install_error_handlers(app)
+    return app
