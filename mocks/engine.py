@@ -164,7 +164,11 @@ class Engine:
                         self._replies.pop(next(iter(self._replies)))
                     self._replies[replay_key] = reply
             entry.status = reply.status
-            await _send_json(send, reply.status, orjson.dumps(reply.body), reply.headers)
+            spec = op.responses.get(reply.status)
+            if spec is not None and spec.media_type and not spec.media_type.endswith("json"):
+                await _send(send, reply.status, str(reply.body).encode(), spec.media_type, reply.headers)
+            else:
+                await _send_json(send, reply.status, orjson.dumps(reply.body), reply.headers)
         except RequestRejected as exc:
             if entry is not None:
                 entry.status = exc.status
@@ -204,7 +208,10 @@ class Engine:
         spec = op.responses.get(reply.status)
         if spec is None:
             raise RuntimeError(f"{op.operation_id} answered undocumented status {reply.status}")
-        if spec.validator is not None and not spec.validator.is_valid(reply.body):
+        if spec.media_type and not spec.media_type.endswith("json"):
+            if not isinstance(reply.body, str):
+                raise RuntimeError(f"{op.operation_id} {reply.status} answer must be text for {spec.media_type}")
+        elif spec.validator is not None and not spec.validator.is_valid(reply.body):
             problems = "; ".join(e.message for e in spec.validator.iter_errors(reply.body))
             raise RuntimeError(f"{op.operation_id} {reply.status} answer breaks the contract: {problems}")
 
@@ -245,7 +252,12 @@ async def _drop(send: Send, receive: Receive) -> None:
 
 
 async def _send_json(send: Send, status: int, body: bytes, headers: Any) -> None:
-    raw = [_JSON, (b"content-length", str(len(body)).encode())]
+    await _send(send, status, body, "application/json", headers)
+
+
+async def _send(send: Send, status: int, body: bytes, media_type: str, headers: Any) -> None:
+    content_type = _JSON if media_type == "application/json" else (b"content-type", media_type.encode())
+    raw = [content_type, (b"content-length", str(len(body)).encode())]
     raw += [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in headers]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})

@@ -170,12 +170,19 @@ def _schema_violations(validator: Any, value: Any, location: str, prefix: str) -
     found = []
     for error in validator.iter_errors(value):
         parts = [str(part) for part in error.instance_path]
-        missing = getattr(error.kind, "property", None)
-        if type(error.kind).__name__ == "Required" and isinstance(missing, str):
-            parts.append(missing)
-        field = ".".join(p for p in [prefix, *parts] if p)
-        found.append(Violation(location, field, _clip(error.message, _MAX_REASON)))
+        kind = type(error.kind).__name__
+        if kind == "AdditionalProperties":  # one violation per unexpected field, named
+            for name in error.kind.unexpected:
+                found.append(Violation(location, _dotted(prefix, *parts, name), "is not a field of the contract"))
+            continue
+        if kind == "Required":
+            parts.append(str(error.kind.property))
+        found.append(Violation(location, _dotted(prefix, *parts), _clip(error.message, _MAX_REASON)))
     return found
+
+
+def _dotted(*parts: str) -> str:
+    return ".".join(p for p in parts if p)
 
 
 def _clip(text: str, limit: int = 60) -> str:

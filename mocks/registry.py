@@ -1,0 +1,64 @@
+"""The mocked services: which contract, which behaviour, which default port."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from mocks.behaviour import Behaviour
+from mocks.clock import MockClock
+from mocks.engine import MockApp, MockSettings, create_app
+from mocks.services.account import AccountBehaviour
+from mocks.services.analytics import AnalyticsBehaviour
+from mocks.services.calendar import CalendarBehaviour
+from mocks.services.config import ConfigBehaviour
+from mocks.services.order import OrderBehaviour
+from mocks.services.strategy import StrategyBehaviour
+
+CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    default_port: int
+    behaviour: Callable[[MockClock], Behaviour]
+
+    def contract_path(self, contracts_dir: Path = CONTRACTS_DIR) -> Path:
+        return contracts_dir / f"{self.name}.yaml"
+
+
+CONFIG_SERVICE = "config-service"
+
+SERVICES: dict[str, ServiceSpec] = {
+    spec.name: spec
+    for spec in (
+        ServiceSpec(CONFIG_SERVICE, 8100, ConfigBehaviour),
+        ServiceSpec("strategy-service", 8101, StrategyBehaviour),
+        ServiceSpec("account-service", 8102, AccountBehaviour),
+        ServiceSpec("analytics-service", 8103, AnalyticsBehaviour),
+        ServiceSpec("calendar-service", 8104, CalendarBehaviour),
+        ServiceSpec("order-service", 8105, OrderBehaviour),
+    )
+}
+
+
+def build_mock(
+    name: str,
+    *,
+    registry: Mapping[str, str] | None = None,
+    settings: MockSettings | None = None,
+    contracts_dir: Path = CONTRACTS_DIR,
+) -> MockApp:
+    """The mock app of a named service; `registry` (name -> base URL) feeds the config service."""
+    try:
+        spec = SERVICES[name]
+    except KeyError:
+        raise ValueError(f"unknown service {name!r}; known: {', '.join(SERVICES)}") from None
+    clock = MockClock()
+    if name == CONFIG_SERVICE:
+        behaviour: Behaviour = ConfigBehaviour(clock, registry or {})
+    else:
+        behaviour = spec.behaviour(clock)
+    return create_app(spec.contract_path(contracts_dir), behaviour, settings=settings)

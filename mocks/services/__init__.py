@@ -1,0 +1,1 @@
+"""The stateful behaviours of the mocks, one module per service."""
