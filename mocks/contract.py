@@ -43,6 +43,28 @@ class Parameter:
 
 
 @dataclass(frozen=True)
+class Credential:
+    """A credential header a security scheme requires, with the form (`x-pattern`) it must have."""
+
+    header: str
+    pattern: re.Pattern[str] | None
+    bearer: bool = False
+
+    def problem(self, headers: Mapping[str, str]) -> str | None:
+        """Why the request's value is not acceptable, or None when it is."""
+        value = headers.get(self.header.lower())
+        if not value:
+            return f"{self.header} is missing"
+        if self.bearer:
+            scheme, _, value = value.partition(" ")
+            if scheme.lower() != "bearer" or not value:
+                return f"{self.header} is not a Bearer token"
+        if self.pattern is not None and not self.pattern.fullmatch(value):
+            return f"{self.header} is malformed"
+        return None
+
+
+@dataclass(frozen=True)
 class ResponseSpec:
     status: int
     media_type: str | None
@@ -64,7 +86,7 @@ class Operation:
     body_media_type: str | None
     body_validator: Any
     responses: dict[int, ResponseSpec]
-    security_headers: tuple[tuple[str, ...], ...]  # alternatives, each the headers it needs
+    security: tuple[tuple[Credential, ...], ...]  # alternatives, each the credentials it needs
     spec: Mapping[str, Any] = field(repr=False)
 
     @property
@@ -208,7 +230,7 @@ def _compile_operation(
     security = spec.get("security", document.get("security", []))
     schemes = components.get("securitySchemes", {})
     alternatives = tuple(
-        tuple(_scheme_header(schemes[name]) for name in requirement) for requirement in security
+        tuple(_credential(schemes[name]) for name in requirement) for requirement in security
     )
     return Operation(
         operation_id=op_id,
@@ -219,7 +241,7 @@ def _compile_operation(
         body_media_type=media_type,
         body_validator=body_validator,
         responses=responses,
-        security_headers=tuple(alt for alt in alternatives if alt),
+        security=tuple(alt for alt in alternatives if alt),
         spec=spec,
     )
 
@@ -233,11 +255,13 @@ def compile_schema(schema: Mapping[str, Any], components: Mapping[str, Any]) -> 
     )
 
 
-def _scheme_header(scheme: Mapping[str, Any]) -> str:
-    if scheme.get("type") == "http" and scheme.get("scheme", "").lower() in ("bearer", "basic"):
-        return "Authorization"
+def _credential(scheme: Mapping[str, Any]) -> Credential:
+    raw = scheme.get("x-pattern")
+    pattern = re.compile(raw) if raw else None
+    if scheme.get("type") == "http" and scheme.get("scheme", "").lower() == "bearer":
+        return Credential("Authorization", pattern, bearer=True)
     if scheme.get("type") == "apiKey" and scheme.get("in") == "header":
-        return str(scheme["name"])
+        return Credential(str(scheme["name"]), pattern)
     raise ContractError(f"security scheme {scheme} is not served (header API keys and HTTP bearer are)")
 
 

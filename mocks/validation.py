@@ -75,15 +75,16 @@ def parse_request(
 
 
 def _check_credentials(operation: Operation, headers: Mapping[str, str]) -> None:
-    if not operation.security_headers:
+    if not operation.security:
         return
-    missing_by_alternative = [
-        [name for name in alternative if not headers.get(name.lower())] for alternative in operation.security_headers
+    problems_by_alternative = [
+        [p for p in (credential.problem(headers) for credential in alternative) if p]
+        for alternative in operation.security
     ]
-    if any(not missing for missing in missing_by_alternative):
+    if any(not problems for problems in problems_by_alternative):
         return
-    fewest = min(missing_by_alternative, key=len)
-    raise RequestRejected(401, "unauthorized", "missing credentials: " + ", ".join(fewest))
+    fewest = min(problems_by_alternative, key=len)
+    raise RequestRejected(401, "unauthorized", "invalid credentials: " + "; ".join(fewest))
 
 
 def _raw_value(

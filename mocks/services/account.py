@@ -9,7 +9,7 @@ from typing import Any
 
 from mocks.behaviour import Behaviour, ProviderState, Reply, not_found
 from mocks.clock import MockClock, iso
-from mocks.services.common import decode_cursor, encode_cursor, timestamp
+from mocks.services.common import timestamp
 from mocks.validation import MockRequest
 
 ACCOUNT = r"(?P<account_id>[A-Z]{2}[0-9]{4,6})"
@@ -127,11 +127,11 @@ class AccountBehaviour(Behaviour):
     def by_tier(self, request: MockRequest) -> Reply:
         tier = request.path_params["tier"]
         limit = request.query.get("limit", 100)
-        after = decode_cursor(request.query.get("cursor"))
+        after = request.query.get("cursor")
         matching = [v for v in (self._view(a) for a in sorted(self.accounts)) if v["tier"] == tier]
         remaining = [v for v in matching if after is None or v["account_id"] > after]
         page = remaining[:limit]
-        next_cursor = encode_cursor(page[-1]["account_id"]) if len(remaining) > limit else None
+        next_cursor = page[-1]["account_id"] if len(remaining) > limit else None
         return Reply(200, {"items": page, "next_cursor": next_cursor, "total": len(matching)})
 
     def holdings_of(self, request: MockRequest) -> Reply:

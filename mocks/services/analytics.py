@@ -10,8 +10,7 @@ from typing import Any
 
 from mocks.behaviour import Behaviour, ProviderState, Reply
 from mocks.clock import MockClock, iso
-from mocks.errors import RequestRejected, Violation
-from mocks.services.common import decode_cursor, encode_cursor, money, percent
+from mocks.services.common import money, percent
 from mocks.validation import MockRequest
 
 STRATEGY = r"(?P<strategy_id>[0-9]+)"
@@ -130,9 +129,6 @@ class AnalyticsBehaviour(Behaviour):
         end = request.query.get("to_date")
         low = date.fromisoformat(start) if start else date.min
         high = date.fromisoformat(end) if end else date.max
-        if low > high:
-            raise RequestRejected(422, "validation_failed", "the request does not match the contract",
-                                  (Violation("query", "from_date", "is after to_date"),))
         return [p for p in points if low <= p.metric_date <= high]
 
     # -- handlers ------------------------------------------------------------------------
@@ -141,14 +137,7 @@ class AnalyticsBehaviour(Behaviour):
         return Reply(201 if created else 200, self._metric(strategy_id, self._point(strategy_id, metric_date)))
 
     def bulk_calculate(self, request: MockRequest) -> Reply:
-        items = request.body["items"]
-        seen: dict[tuple[int, str], int] = {}
-        for index, item in enumerate(items):  # all-or-nothing: check every item before storing any
-            key = (item["strategy_id"], item["metric_date"])
-            if key in seen:
-                raise RequestRejected(422, "validation_failed", "the request does not match the contract", (
-                    Violation("body", f"items.{index}", f"repeats the strategy and date of items.{seen[key]}"),))
-            seen[key] = index
+        items = request.body["items"]  # the schema checked every item before any is stored
         stored = [self._store(item) for item in items]
         results = [
             {"status": "created" if created else "updated", "metric": self._metric(sid, self._point(sid, day))}
@@ -160,11 +149,11 @@ class AnalyticsBehaviour(Behaviour):
     def metrics(self, request: MockRequest) -> Reply:
         strategy_id = request.query["strategy_id"]
         points = self._in_range(request, self._series(strategy_id))
-        after = decode_cursor(request.query.get("cursor"))
+        after = request.query.get("cursor")
         remaining = [p for p in points if after is None or p.metric_date.isoformat() > after]
         limit = request.query.get("limit", 100)
         page = remaining[:limit]
-        next_cursor = encode_cursor(page[-1].metric_date.isoformat()) if len(remaining) > limit else None
+        next_cursor = page[-1].metric_date.isoformat() if len(remaining) > limit else None
         return Reply(200, {"items": [self._metric(strategy_id, p) for p in page], "next_cursor": next_cursor})
 
     def drawdown(self, request: MockRequest) -> Reply:

@@ -16,7 +16,7 @@ from typing import Any
 from mocks.behaviour import Behaviour, ProviderState, Reply, conflict, not_found
 from mocks.clock import MockClock, iso
 from mocks.errors import RequestRejected, Violation
-from mocks.services.common import decode_cursor, encode_cursor, money
+from mocks.services.common import money
 from mocks.validation import MockRequest
 
 LAST_PRICES = {"INFY": Decimal("1532.10"), "TCS": Decimal("3875"), "RELIANCE": Decimal("2950.55")}
@@ -123,11 +123,11 @@ class OrderBehaviour(Behaviour):
              if o["trading_account_id"] == account and (status is None or o["status"] == status)),
             key=lambda o: o["order_id"], reverse=True,
         )
-        before = decode_cursor(request.query.get("cursor"))
+        before = request.query.get("cursor")
         remaining = [o for o in newest_first if before is None or o["order_id"] < before]
         limit = request.query.get("limit", 100)
         page = remaining[:limit]
-        next_cursor = encode_cursor(page[-1]["order_id"]) if len(remaining) > limit else None
+        next_cursor = page[-1]["order_id"] if len(remaining) > limit else None
         return Reply(200, {"items": page, "next_cursor": next_cursor})
 
     def get(self, request: MockRequest) -> Reply:

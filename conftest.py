@@ -1,0 +1,12 @@
+"""Root conftest: loads the harness's fixtures, which live in modules (suites/fixtures)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["suites.fixtures.mocks", "suites.fixtures.redis"]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

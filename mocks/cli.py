@@ -1,0 +1,210 @@
+"""Command line: `python -m mocks up` starts every mock; `python -m mocks serve NAME` starts one.
+
+`up` runs each mock as its own uvicorn process (one event loop each, so a slow mock never
+slows another), gives the config-service mock the real addresses of the others, starts a
+throwaway Redis when `redis-server` is installed, waits until everything answers, prints a
+table, and stops it all on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mocks.engine import ADMIN_PREFIX
+from mocks.errors import ContractError
+from mocks.registry import CONFIG_SERVICE, CONTRACTS_DIR, SERVICES
+
+READY_TIMEOUT_S = 20.0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mocks", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve one mock")
+    serve.add_argument("name", choices=sorted(SERVICES))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, help="default: the service's own port")
+    serve.add_argument("--registry", action="append", default=[], metavar="NAME=URL",
+                       help="config-service only: a service address to report (repeatable)")
+    serve.add_argument("--contracts-dir", type=Path, default=CONTRACTS_DIR)
+
+    up = commands.add_parser("up", help="start every mock (and a throwaway Redis) until Ctrl-C")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", action="append", default=[], metavar="NAME=PORT", help="override a mock's port")
+    up.add_argument("--redis-port", type=int, default=6390, help="port of the throwaway Redis")
+    up.add_argument("--no-redis", action="store_true", help="do not start Redis")
+    up.add_argument("--contracts-dir", type=Path, default=CONTRACTS_DIR)
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        return _up(args)
+    except (ContractError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not value:
+            raise ValueError(f"{what} {item!r} is not NAME=VALUE")
+        pairs[name] = value
+    return pairs
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from mocks.registry import build_mock
+
+    app = build_mock(args.name, registry=_pairs(args.registry, "--registry"), contracts_dir=args.contracts_dir)
+    port = args.port or SERVICES[args.name].default_port
+    uvicorn.run(app, host=args.host, port=port, loop="uvloop", http="httptools", log_level="warning",
+                access_log=False, lifespan="off", timeout_graceful_shutdown=2)
+    return 0
+
+
+@dataclass
+class Child:
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    detail: str
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _up(args: argparse.Namespace) -> int:
+    overrides = {name: int(port) for name, port in _pairs(args.port, "--port").items()}
+    unknown = set(overrides) - set(SERVICES)
+    if unknown:
+        raise ValueError(f"--port names unknown services {sorted(unknown)}")
+    ports = {name: overrides.get(name, spec.default_port) for name, spec in SERVICES.items()}
+    for name, spec in SERVICES.items():
+        spec.contract_path(args.contracts_dir).stat()  # a missing contract fails here, by name
+    busy = [f"{name} ({port})" for name, port in ports.items() if not _port_free(args.host, port)]
+    redis_binary = None if args.no_redis else shutil.which("redis-server")
+    if redis_binary and not _port_free(args.host, args.redis_port):
+        busy.append(f"redis ({args.redis_port})")
+    if busy:
+        raise ValueError("ports already in use: " + ", ".join(busy) + "; choose others with --port NAME=PORT")
+
+    host_in_url = f"[{args.host}]" if ":" in args.host else args.host
+    urls = {name: f"http://{host_in_url}:{port}" for name, port in ports.items()}
+    children: list[Child] = []
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        if redis_binary:
+            process = subprocess.Popen(
+                [redis_binary, "--bind", args.host, "--port", str(args.redis_port), "--save", "",
+                 "--appendonly", "no", "--protected-mode", "no"],
+                stdout=subprocess.DEVNULL,
+            )
+            children.append(Child("redis", f"redis://{host_in_url}:{args.redis_port}/0", process, "throwaway"))
+        for name in SERVICES:
+            command = [sys.executable, "-m", "mocks", "serve", name, "--host", args.host,
+                       "--port", str(ports[name]), "--contracts-dir", str(args.contracts_dir)]
+            if name == CONFIG_SERVICE:
+                command += [f"--registry={other}={url}" for other, url in urls.items()]
+            process = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            contract = os.path.relpath(SERVICES[name].contract_path(args.contracts_dir))
+            children.append(Child(name, urls[name], process, contract))
+        started = time.monotonic()
+        _wait_ready(children, args.host, args.redis_port)
+        print(f"\nall mocks ready in {time.monotonic() - started:.2f} s\n")
+        _print_table(children)
+        print("\nCtrl-C stops everything.", flush=True)
+        while not stopping:
+            for child in children:
+                if child.process.poll() is not None:
+                    print(f"error: {child.name} exited with status {child.process.returncode}", file=sys.stderr)
+                    return 1
+            time.sleep(0.2)
+        print("stopping...", flush=True)
+        return 0
+    finally:
+        _stop_all(children)
+
+
+def _wait_ready(children: list[Child], host: str, redis_port: int) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    pending = list(children)
+    while pending:
+        for child in list(pending):
+            if child.process.poll() is not None:
+                raise OSError(f"{child.name} exited with status {child.process.returncode} before it was ready")
+            if _answers(child, host, redis_port):
+                pending.remove(child)
+        if pending and time.monotonic() > deadline:
+            raise OSError("not ready after %.0f s: %s" % (READY_TIMEOUT_S, ", ".join(c.name for c in pending)))
+        if pending:
+            time.sleep(0.05)
+
+
+def _answers(child: Child, host: str, redis_port: int) -> bool:
+    if child.name == "redis":
+        try:
+            with socket.create_connection((host, redis_port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+    try:
+        with urllib.request.urlopen(child.url + ADMIN_PREFIX + "/health", timeout=0.5) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _print_table(children: list[Child]) -> None:
+    rows = [("service", "url", "contract", "admin")]
+    for child in children:
+        admin = child.url + ADMIN_PREFIX if child.name != "redis" else "-"
+        rows.append((child.name, child.url, child.detail, admin))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def _stop_all(children: list[Child]) -> None:
+    for child in children:
+        if child.process.poll() is None:
+            child.process.terminate()
+    deadline = time.monotonic() + 5
+    for child in children:
+        try:
+            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+            child.process.wait()
