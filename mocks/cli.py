@@ -37,8 +37,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("name", choices=sorted(SERVICES))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, help="default: the service's own port")
-    serve.add_argument("--registry", action="append", default=[], metavar="NAME=URL",
-                       help="config-service only: a service address to report (repeatable)")
+    serve.add_argument(
+        "--registry",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="config-service only: a service address to report (repeatable)",
+    )
     serve.add_argument("--contracts-dir", type=Path, default=CONTRACTS_DIR)
 
     up = commands.add_parser("up", help="start every mock (and a throwaway Redis) until Ctrl-C")
@@ -75,8 +80,17 @@ def _serve(args: argparse.Namespace) -> int:
 
     app = build_mock(args.name, registry=_pairs(args.registry, "--registry"), contracts_dir=args.contracts_dir)
     port = args.port or SERVICES[args.name].default_port
-    uvicorn.run(app, host=args.host, port=port, loop="uvloop", http="httptools", log_level="warning",
-                access_log=False, lifespan="off", timeout_graceful_shutdown=2)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+    )
     return 0
 
 
@@ -104,7 +118,7 @@ def _up(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(f"--port names unknown services {sorted(unknown)}")
     ports = {name: overrides.get(name, spec.default_port) for name, spec in SERVICES.items()}
-    for name, spec in SERVICES.items():
+    for spec in SERVICES.values():
         spec.contract_path(args.contracts_dir).stat()  # a missing contract fails here, by name
     busy = [f"{name} ({port})" for name, port in ports.items() if not _port_free(args.host, port)]
     redis_binary = None if args.no_redis else shutil.which("redis-server")
@@ -127,14 +141,36 @@ def _up(args: argparse.Namespace) -> int:
     try:
         if redis_binary:
             process = subprocess.Popen(
-                [redis_binary, "--bind", args.host, "--port", str(args.redis_port), "--save", "",
-                 "--appendonly", "no", "--protected-mode", "no"],
+                [
+                    redis_binary,
+                    "--bind",
+                    args.host,
+                    "--port",
+                    str(args.redis_port),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--protected-mode",
+                    "no",
+                ],
                 stdout=subprocess.DEVNULL,
             )
             children.append(Child("redis", f"redis://{host_in_url}:{args.redis_port}/0", process, "throwaway"))
         for name in SERVICES:
-            command = [sys.executable, "-m", "mocks", "serve", name, "--host", args.host,
-                       "--port", str(ports[name]), "--contracts-dir", str(args.contracts_dir)]
+            command = [
+                sys.executable,
+                "-m",
+                "mocks",
+                "serve",
+                name,
+                "--host",
+                args.host,
+                "--port",
+                str(ports[name]),
+                "--contracts-dir",
+                str(args.contracts_dir),
+            ]
             if name == CONFIG_SERVICE:
                 command += [f"--registry={other}={url}" for other, url in urls.items()]
             process = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -167,7 +203,7 @@ def _wait_ready(children: list[Child], host: str, redis_port: int) -> None:
             if _answers(child, host, redis_port):
                 pending.remove(child)
         if pending and time.monotonic() > deadline:
-            raise OSError("not ready after %.0f s: %s" % (READY_TIMEOUT_S, ", ".join(c.name for c in pending)))
+            raise OSError(f"not ready after {READY_TIMEOUT_S:.0f} s: " + ", ".join(c.name for c in pending))
         if pending:
             time.sleep(0.05)
 

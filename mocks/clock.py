@@ -35,7 +35,11 @@ class MockClock:
         self._offset = timedelta()
 
     def describe(self) -> dict[str, object]:
-        return {"now": iso(self.now()), "frozen": self._frozen is not None, "offset_seconds": self._offset.total_seconds()}
+        return {
+            "now": iso(self.now()),
+            "frozen": self._frozen is not None,
+            "offset_seconds": self._offset.total_seconds(),
+        }
 
 
 def iso(moment: datetime) -> str:

@@ -229,9 +229,7 @@ def _compile_operation(
 
     security = spec.get("security", document.get("security", []))
     schemes = components.get("securitySchemes", {})
-    alternatives = tuple(
-        tuple(_credential(schemes[name]) for name in requirement) for requirement in security
-    )
+    alternatives = tuple(tuple(_credential(schemes[name]) for name in requirement) for requirement in security)
     return Operation(
         operation_id=op_id,
         method=method.upper(),

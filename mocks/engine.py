@@ -39,7 +39,7 @@ ADMIN_PREFIX = "/__admin"
 _JSON = (b"content-type", b"application/json")
 
 
-class ConnectionDropped(Exception):  # noqa: N818 - named for what the client sees
+class ConnectionDropped(Exception):
     """Raised in-process where no socket can be cut; `mocks.transport` turns it into a network error."""
 
 
@@ -67,9 +67,7 @@ class Router:
     @staticmethod
     def _regex(template: str) -> re.Pattern[str]:
         parts = re.split(r"(\{[^{}/]+\})", template)
-        pattern = "".join(
-            f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part) for part in parts
-        )
+        pattern = "".join(f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part) for part in parts)
         return re.compile(pattern)
 
     def match(self, method: str, path: str) -> tuple[Operation, dict[str, str]]:
@@ -89,7 +87,9 @@ class Router:
         if allowed:
             methods = ", ".join(sorted(allowed))
             raise RequestRejected(
-                405, "method_not_allowed", f"{method} is not allowed on {path}; allowed: {methods}",
+                405,
+                "method_not_allowed",
+                f"{method} is not allowed on {path}; allowed: {methods}",
                 headers=(("allow", methods),),
             )
         raise RequestRejected(404, "not_found", f"no operation of this service matches {method} {path}")
@@ -179,8 +179,8 @@ class Engine:
             log.exception("the mock failed on %s %s", method, path)
             if entry is not None:
                 entry.status = 500
-            body = {"error": "internal_error", "message": "the mock failed; see its log"}
-            await _send_json(send, 500, orjson.dumps(body), ())
+            failure = {"error": "internal_error", "message": "the mock failed; see its log"}
+            await _send_json(send, 500, orjson.dumps(failure), ())
 
     async def _read_body(self, raw_headers: list[tuple[bytes, bytes]], receive: Receive) -> tuple[bytes, bool]:
         """The body, or what fitted of it and True when it is over the limit."""
@@ -268,11 +268,11 @@ class MockApp(FastAPI):
 
     engine: Engine
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope["path"].startswith(ADMIN_PREFIX):
             await self.engine(scope, receive, send)
             return
-        await super().__call__(scope, receive, send)  # type: ignore[arg-type]
+        await super().__call__(scope, receive, send)
 
 
 def create_app(

@@ -1,8 +1,8 @@
 """The mock engine's exceptions.
 
-    MockError
-    ├── ContractError     a contract file cannot be served (raised at start, names the file)
-    └── RequestRejected   a request is answered with a 4xx JSON error body
+MockError
+├── ContractError     a contract file cannot be served (raised at start, names the file)
+└── RequestRejected   a request is answered with a 4xx JSON error body
 """
 
 from __future__ import annotations

@@ -141,9 +141,7 @@ def _convert(param: Parameter, raw: str, violations: list[Violation]) -> Any:
     return _INVALID
 
 
-def _parse_body(
-    operation: Operation, headers: Mapping[str, str], raw_body: bytes, violations: list[Violation]
-) -> Any:
+def _parse_body(operation: Operation, headers: Mapping[str, str], raw_body: bytes, violations: list[Violation]) -> Any:
     if operation.body_validator is None:
         return None
     if not raw_body:

@@ -21,10 +21,26 @@ def _initial() -> dict[str, Any]:
     accounts += [{"account_id": f"AB{1000 + n}", "tier": TIERS[(n - 1) // 10]} for n in range(1, 31)]
     holdings = {
         "ZX1234": [
-            {"tradingsymbol": "INFY", "exchange": "NSE", "isin": "INE009A01021", "quantity": 50, "t1_quantity": 0,
-             "average_price": "1480", "last_price": "1532.1", "pnl": "2605"},
-            {"tradingsymbol": "TCS", "exchange": "BSE", "isin": "INE467B01029", "quantity": 10, "t1_quantity": 2,
-             "average_price": "3900.5", "last_price": "3875", "pnl": "-255"},
+            {
+                "tradingsymbol": "INFY",
+                "exchange": "NSE",
+                "isin": "INE009A01021",
+                "quantity": 50,
+                "t1_quantity": 0,
+                "average_price": "1480",
+                "last_price": "1532.1",
+                "pnl": "2605",
+            },
+            {
+                "tradingsymbol": "TCS",
+                "exchange": "BSE",
+                "isin": "INE467B01029",
+                "quantity": 10,
+                "t1_quantity": 2,
+                "average_price": "3900.5",
+                "last_price": "3875",
+                "pnl": "-255",
+            },
         ]
     }
     return {"accounts": accounts, "holdings": holdings}
@@ -41,15 +57,19 @@ class AccountBehaviour(Behaviour):
             "getAccountHoldings": self.holdings_of,
         }
         self.states = [
-            ProviderState(f"account {ACCOUNT} exists", "the account exists (on tier warm unless it did)",
-                          self._state_exists),
-            ProviderState(f"account {ACCOUNT} is in tier (?P<tier>hot|warm|cold)", "base tier set, no promotion",
-                          self._state_tier),
-            ProviderState(f"account {ACCOUNT} is promoted until (?P<until>\\S+)", "an active promotion",
-                          self._state_promoted),
+            ProviderState(
+                f"account {ACCOUNT} exists", "the account exists (on tier warm unless it did)", self._state_exists
+            ),
+            ProviderState(
+                f"account {ACCOUNT} is in tier (?P<tier>hot|warm|cold)", "base tier set, no promotion", self._state_tier
+            ),
+            ProviderState(
+                f"account {ACCOUNT} is promoted until (?P<until>\\S+)", "an active promotion", self._state_promoted
+            ),
             ProviderState(f"account {ACCOUNT} does not exist", "no such account", self._state_absent),
-            ProviderState(f"account {ACCOUNT} has holdings", "the account holds INFY (params: holdings)",
-                          self._state_holdings),
+            ProviderState(
+                f"account {ACCOUNT} has holdings", "the account holds INFY (params: holdings)", self._state_holdings
+            ),
         ]
         self.reset()
 
@@ -121,8 +141,7 @@ class AccountBehaviour(Behaviour):
         views = [self._view(a) for a in self.accounts]
         counts = {tier: sum(1 for v in views if v["tier"] == tier) for tier in TIERS}
         promoted = sum(1 for v in views if v["promoted_until"] is not None)
-        return Reply(200, {"counts": counts, "promoted": promoted, "total": len(views),
-                           "as_of": iso(self.clock.now())})
+        return Reply(200, {"counts": counts, "promoted": promoted, "total": len(views), "as_of": iso(self.clock.now())})
 
     def by_tier(self, request: MockRequest) -> Reply:
         tier = request.path_params["tier"]
@@ -136,8 +155,10 @@ class AccountBehaviour(Behaviour):
 
     def holdings_of(self, request: MockRequest) -> Reply:
         account_id = self._account(request.path_params["account_id"])["account_id"]
-        return Reply(200, {"account_id": account_id, "holdings": self.holdings.get(account_id, []),
-                           "as_of": iso(self.clock.now())})
+        return Reply(
+            200,
+            {"account_id": account_id, "holdings": self.holdings.get(account_id, []), "as_of": iso(self.clock.now())},
+        )
 
     # -- provider states -----------------------------------------------------------------
     def _state_exists(self, params: Mapping[str, Any]) -> None:

@@ -56,12 +56,19 @@ class AnalyticsBehaviour(Behaviour):
             "bulkCalculatePnlMetrics": self.bulk_calculate,
         }
         self.states = [
-            ProviderState(f"strategy {STRATEGY} has no P&L metrics", "nothing stored for the strategy",
-                          self._state_empty),
-            ProviderState(f"strategy {STRATEGY} has P&L metrics", "stored days (params: days = list of PnlInput)",
-                          self._state_days),
-            ProviderState(f"strategy {STRATEGY} has P&L metrics for (?P<metric_date>[0-9-]{{10}})",
-                          "one stored day (params: day_pnl)", self._state_days),
+            ProviderState(
+                f"strategy {STRATEGY} has no P&L metrics", "nothing stored for the strategy", self._state_empty
+            ),
+            ProviderState(
+                f"strategy {STRATEGY} has P&L metrics",
+                "stored days (params: days = list of PnlInput)",
+                self._state_days,
+            ),
+            ProviderState(
+                f"strategy {STRATEGY} has P&L metrics for (?P<metric_date>[0-9-]{{10}})",
+                "one stored day (params: day_pnl)",
+                self._state_days,
+            ),
         ]
         self.reset()
 
@@ -162,32 +169,38 @@ class AnalyticsBehaviour(Behaviour):
         worst = max(points, key=lambda p: (p.drawdown, -p.metric_date.toordinal()), default=None)
         peak = None
         if worst is not None and worst.drawdown > 0:
-            peak = max((p for p in points if p.metric_date <= worst.metric_date and p.cumulative == worst.high_water_mark),
-                       key=lambda p: p.metric_date, default=None)
+            peaks = [p for p in points if p.metric_date <= worst.metric_date and p.cumulative == worst.high_water_mark]
+            peak = peaks[-1] if peaks else None
         last = points[-1] if points else None
         has_drawdown = worst is not None and worst.drawdown > 0
-        return Reply(200, {
-            "strategy_id": strategy_id,
-            "max_drawdown": money(worst.drawdown) if worst else "0",
-            "max_drawdown_pct": percent(worst.drawdown_pct if worst else ZERO),
-            "peak_date": peak.metric_date.isoformat() if peak else None,
-            "trough_date": worst.metric_date.isoformat() if worst and has_drawdown else None,
-            "current_drawdown": money(last.drawdown) if last else "0",
-            "high_water_mark": money(last.high_water_mark) if last else "0",
-            "days": len(points),
-        })
+        return Reply(
+            200,
+            {
+                "strategy_id": strategy_id,
+                "max_drawdown": money(worst.drawdown) if worst else "0",
+                "max_drawdown_pct": percent(worst.drawdown_pct if worst else ZERO),
+                "peak_date": peak.metric_date.isoformat() if peak else None,
+                "trough_date": worst.metric_date.isoformat() if worst and has_drawdown else None,
+                "current_drawdown": money(last.drawdown) if last else "0",
+                "high_water_mark": money(last.high_water_mark) if last else "0",
+                "days": len(points),
+            },
+        )
 
     def previous_cumulative(self, request: MockRequest) -> Reply:
         strategy_id = request.query["strategy_id"]
         before = date.fromisoformat(request.query["before_date"])
         earlier = [p for p in self._series(strategy_id) if p.metric_date < before]
         last = earlier[-1] if earlier else None
-        return Reply(200, {
-            "strategy_id": strategy_id,
-            "before_date": before.isoformat(),
-            "metric_date": last.metric_date.isoformat() if last else None,
-            "cumulative_pnl": money(last.cumulative) if last else "0",
-        })
+        return Reply(
+            200,
+            {
+                "strategy_id": strategy_id,
+                "before_date": before.isoformat(),
+                "metric_date": last.metric_date.isoformat() if last else None,
+                "cumulative_pnl": money(last.cumulative) if last else "0",
+            },
+        )
 
     # -- provider states -----------------------------------------------------------------
     def _state_empty(self, params: Mapping[str, Any]) -> None:
@@ -195,6 +208,7 @@ class AnalyticsBehaviour(Behaviour):
 
     def _state_days(self, params: Mapping[str, Any]) -> None:
         strategy_id = int(params["strategy_id"])
-        days = params.get("days") or [{"metric_date": params.get("metric_date", "2026-11-25"),
-                                        "day_pnl": params.get("day_pnl", "1000")}]
+        days = params.get("days") or [
+            {"metric_date": params.get("metric_date", "2026-11-25"), "day_pnl": params.get("day_pnl", "1000")}
+        ]
         self.seed({"metrics": [{**day, "strategy_id": strategy_id} for day in days]})

@@ -19,7 +19,11 @@ from mocks.validation import MockRequest
 EXCHANGES = ("NSE", "BSE", "NFO", "BFO", "CDS", "MCX")
 Session = tuple[str, str, str]  # kind, start, end (HH:MM:SS, IST, both ends included)
 
-CASH = [("pre_open", "09:00:00", "09:08:00"), ("normal", "09:15:00", "15:30:00"), ("post_close", "15:40:00", "16:00:00")]
+CASH = [
+    ("pre_open", "09:00:00", "09:08:00"),
+    ("normal", "09:15:00", "15:30:00"),
+    ("post_close", "15:40:00", "16:00:00"),
+]
 WEEKDAY_SESSIONS: dict[str, list[Session]] = {
     "NSE": CASH,
     "BSE": CASH,
@@ -29,12 +33,20 @@ WEEKDAY_SESSIONS: dict[str, list[Session]] = {
     "MCX": [("normal", "09:00:00", "17:00:00"), ("evening", "17:00:00", "23:30:00")],
 }
 HOLIDAYS_2026 = [
-    ("2026-01-26", "Republic Day"), ("2026-03-03", "Holi"), ("2026-03-26", "Shri Ram Navami"),
-    ("2026-03-31", "Shri Mahavir Jayanti"), ("2026-04-03", "Good Friday"),
-    ("2026-04-14", "Dr. Baba Saheb Ambedkar Jayanti"), ("2026-05-01", "Maharashtra Day"),
-    ("2026-05-28", "Bakri Id"), ("2026-06-26", "Muharram"), ("2026-09-14", "Ganesh Chaturthi"),
-    ("2026-10-02", "Mahatma Gandhi Jayanti"), ("2026-10-20", "Dussehra"),
-    ("2026-11-10", "Diwali Balipratipada"), ("2026-11-24", "Prakash Gurpurb Sri Guru Nanak Dev"),
+    ("2026-01-26", "Republic Day"),
+    ("2026-03-03", "Holi"),
+    ("2026-03-26", "Shri Ram Navami"),
+    ("2026-03-31", "Shri Mahavir Jayanti"),
+    ("2026-04-03", "Good Friday"),
+    ("2026-04-14", "Dr. Baba Saheb Ambedkar Jayanti"),
+    ("2026-05-01", "Maharashtra Day"),
+    ("2026-05-28", "Bakri Id"),
+    ("2026-06-26", "Muharram"),
+    ("2026-09-14", "Ganesh Chaturthi"),
+    ("2026-10-02", "Mahatma Gandhi Jayanti"),
+    ("2026-10-20", "Dussehra"),
+    ("2026-11-10", "Diwali Balipratipada"),
+    ("2026-11-24", "Prakash Gurpurb Sri Guru Nanak Dev"),
     ("2026-12-25", "Christmas"),
 ]
 SPECIAL_2026: dict[str, list[Session]] = {
@@ -62,10 +74,16 @@ class CalendarBehaviour(Behaviour):
             "getMarketStatus": self.market_status,
         }
         self.states = [
-            ProviderState("(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2}) is a holiday on (?P<exchange>[A-Z]+)",
-                          "a holiday (params: name)", self._state_holiday),
-            ProviderState("(?P<exchange>[A-Z]+) has a special session on (?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})",
-                          "a special session (params: kind, start, end)", self._state_special),
+            ProviderState(
+                "(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2}) is a holiday on (?P<exchange>[A-Z]+)",
+                "a holiday (params: name)",
+                self._state_holiday,
+            ),
+            ProviderState(
+                "(?P<exchange>[A-Z]+) has a special session on (?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})",
+                "a special session (params: kind, start, end)",
+                self._state_special,
+            ),
         ]
         self.reset()
 
@@ -114,21 +132,25 @@ class CalendarBehaviour(Behaviour):
     # -- handlers ------------------------------------------------------------------------
     def list_holidays(self, request: MockRequest) -> Reply:
         exchange, year = request.path_params["exchange"], request.query["year"]
-        items = [{"date": d.isoformat(), "name": n} for d, n in sorted(self.holidays[exchange].items()) if d.year == year]
+        holidays = sorted(self.holidays[exchange].items())
+        items = [{"date": d.isoformat(), "name": n} for d, n in holidays if d.year == year]
         return Reply(200, {"exchange": exchange, "year": year, "items": items})
 
     def trading_day(self, request: MockRequest) -> Reply:
         exchange, day = request.path_params["exchange"], date.fromisoformat(request.path_params["date"])
         sessions = self.sessions_on(exchange, day)
         name = self.holidays[exchange].get(day)
-        return Reply(200, {
-            "exchange": exchange,
-            "date": day.isoformat(),
-            "is_trading_day": bool(sessions),
-            "holiday": {"date": day.isoformat(), "name": name} if name else None,
-            "timezone": "Asia/Kolkata",
-            "sessions": [{"kind": k, "start": s, "end": e} for k, s, e in sessions],
-        })
+        return Reply(
+            200,
+            {
+                "exchange": exchange,
+                "date": day.isoformat(),
+                "is_trading_day": bool(sessions),
+                "holiday": {"date": day.isoformat(), "name": name} if name else None,
+                "timezone": "Asia/Kolkata",
+                "sessions": [{"kind": k, "start": s, "end": e} for k, s, e in sessions],
+            },
+        )
 
     def market_status(self, request: MockRequest) -> Reply:
         exchange = request.path_params["exchange"]
@@ -141,15 +163,21 @@ class CalendarBehaviour(Behaviour):
         else:
             next_change = next((iv[1] for iv in intervals if iv[1] > at), None)
         clock_time = at.time().replace(tzinfo=None)
-        kinds = [k for k, s, e in self.sessions_on(exchange, at.date())
-                 if time.fromisoformat(s) <= clock_time <= time.fromisoformat(e)]
-        return Reply(200, {
-            "exchange": exchange,
-            "at": iso(at),
-            "is_open": current is not None,
-            "session": kinds[-1] if current and kinds else None,
-            "next_change": iso(next_change) if next_change else None,
-        })
+        kinds = [
+            k
+            for k, s, e in self.sessions_on(exchange, at.date())
+            if time.fromisoformat(s) <= clock_time <= time.fromisoformat(e)
+        ]
+        return Reply(
+            200,
+            {
+                "exchange": exchange,
+                "at": iso(at),
+                "is_open": current is not None,
+                "session": kinds[-1] if current and kinds else None,
+                "next_change": iso(next_change) if next_change else None,
+            },
+        )
 
     def _intervals(self, exchange: str, first: date, days: int) -> list[tuple[str, datetime, datetime]]:
         """Sessions as IST instants, touching ones merged (the first one's kind is kept)."""
@@ -170,6 +198,9 @@ class CalendarBehaviour(Behaviour):
         self.seed({"holidays": {params["exchange"]: [{"date": params["date"], "name": params.get("name", "Holiday")}]}})
 
     def _state_special(self, params: Mapping[str, Any]) -> None:
-        row = {"kind": params.get("kind", "special"), "start": params.get("start", "09:15:00"),
-               "end": params.get("end", "15:30:00")}
+        row = {
+            "kind": params.get("kind", "special"),
+            "start": params.get("start", "09:15:00"),
+            "end": params.get("end", "15:30:00"),
+        }
         self.seed({"special_sessions": {params["exchange"]: {params["date"]: [row]}}})

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-
 _FOUR_PLACES = Decimal("0.0001")
 
 

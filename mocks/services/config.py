@@ -22,10 +22,14 @@ class ConfigBehaviour(Behaviour):
         self.ttl_seconds = ttl_seconds
         self.handlers = {"listServices": self.list_services, "getServiceEndpoint": self.endpoint}
         self.states = [
-            ProviderState(f"service {NAME} is registered at (?P<base_url>\\S+)", "the registry entry",
-                          self._state_registered),
-            ProviderState(f"service {NAME} is registered", "registered at http://127.0.0.1:8101 unless given",
-                          self._state_registered),
+            ProviderState(
+                f"service {NAME} is registered at (?P<base_url>\\S+)", "the registry entry", self._state_registered
+            ),
+            ProviderState(
+                f"service {NAME} is registered",
+                "registered at http://127.0.0.1:8101 unless given",
+                self._state_registered,
+            ),
             ProviderState(f"service {NAME} is not registered", "no registry entry", self._state_absent),
         ]
         self.reset()
@@ -49,8 +53,14 @@ class ConfigBehaviour(Behaviour):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{name}: {base_url!r} is not an http(s) URL with a host")
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        return {"name": name, "scheme": parts.scheme, "host": parts.hostname, "port": port,
-                "base_url": f"{parts.scheme}://{parts.netloc}", "ttl_seconds": self.ttl_seconds}
+        return {
+            "name": name,
+            "scheme": parts.scheme,
+            "host": parts.hostname,
+            "port": port,
+            "base_url": f"{parts.scheme}://{parts.netloc}",
+            "ttl_seconds": self.ttl_seconds,
+        }
 
     def list_services(self, request: MockRequest) -> Reply:
         return Reply(200, {"items": [self.services[name] for name in sorted(self.services)]})

@@ -38,10 +38,8 @@ class OrderBehaviour(Behaviour):
             "getPositions": self.positions,
         }
         self.states = [
-            ProviderState(f"order {ORDER} is open for account {ACCOUNT}", "an OPEN LIMIT order",
-                          self._state_open),
-            ProviderState(f"order {ORDER} is complete for account {ACCOUNT}", "a filled order",
-                          self._state_complete),
+            ProviderState(f"order {ORDER} is open for account {ACCOUNT}", "an OPEN LIMIT order", self._state_open),
+            ProviderState(f"order {ORDER} is complete for account {ACCOUNT}", "a filled order", self._state_complete),
         ]
         self.reset()
 
@@ -108,8 +106,9 @@ class OrderBehaviour(Behaviour):
             order["status"] = "AMO REQ RECEIVED"
         elif order["order_type"] == "MARKET":
             price = LAST_PRICES.get(order["tradingsymbol"], DEFAULT_PRICE)
-            order.update(status="COMPLETE", filled_quantity=order["quantity"], pending_quantity=0,
-                         average_price=money(price))
+            order.update(
+                status="COMPLETE", filled_quantity=order["quantity"], pending_quantity=0, average_price=money(price)
+            )
         elif order["order_type"] in ("SL", "SL-M"):
             order["status"] = "TRIGGER PENDING"
         else:
@@ -119,9 +118,13 @@ class OrderBehaviour(Behaviour):
         account = request.headers["x-trading-account-id"]
         status = request.query.get("status")
         newest_first = sorted(
-            (o for o in self.orders.values()
-             if o["trading_account_id"] == account and (status is None or o["status"] == status)),
-            key=lambda o: o["order_id"], reverse=True,
+            (
+                o
+                for o in self.orders.values()
+                if o["trading_account_id"] == account and (status is None or o["status"] == status)
+            ),
+            key=lambda o: o["order_id"],
+            reverse=True,
         )
         before = request.query.get("cursor")
         remaining = [o for o in newest_first if before is None or o["order_id"] < before]
@@ -139,11 +142,19 @@ class OrderBehaviour(Behaviour):
             raise conflict(f"order {order['order_id']} is {order['status']} and can no longer be changed")
         changed = {**order, **request.body}
         if changed["order_type"] in ("LIMIT", "SL") and not changed.get("price"):
-            raise RequestRejected(422, "validation_failed", "the request does not match the contract",
-                                  (Violation("body", "price", "price is required for LIMIT and SL orders"),))
+            raise RequestRejected(
+                422,
+                "validation_failed",
+                "the request does not match the contract",
+                (Violation("body", "price", "price is required for LIMIT and SL orders"),),
+            )
         if changed["order_type"] in ("SL", "SL-M") and not changed.get("trigger_price"):
-            raise RequestRejected(422, "validation_failed", "the request does not match the contract",
-                                  (Violation("body", "trigger_price", "is required for SL and SL-M orders"),))
+            raise RequestRejected(
+                422,
+                "validation_failed",
+                "the request does not match the contract",
+                (Violation("body", "trigger_price", "is required for SL and SL-M orders"),),
+            )
         changed["pending_quantity"] = changed["quantity"] - changed["filled_quantity"]
         changed["updated_at"] = iso(self.clock.now())
         if changed["status"] != "AMO REQ RECEIVED":
@@ -156,9 +167,13 @@ class OrderBehaviour(Behaviour):
         if order["status"] in FINAL:
             raise conflict(f"order {order['order_id']} is {order['status']} and can no longer be changed")
         by = request.headers.get("x-service-identity", "unknown")
-        order.update(status="CANCELLED", status_message=f"cancelled by {by}",
-                     cancelled_quantity=order["pending_quantity"], pending_quantity=0,
-                     updated_at=iso(self.clock.now()))
+        order.update(
+            status="CANCELLED",
+            status_message=f"cancelled by {by}",
+            cancelled_quantity=order["pending_quantity"],
+            pending_quantity=0,
+            updated_at=iso(self.clock.now()),
+        )
         return Reply(200, order)
 
     def positions(self, request: MockRequest) -> Reply:
@@ -178,11 +193,19 @@ class OrderBehaviour(Behaviour):
             quantity = book["buy"] - book["sell"]
             last = LAST_PRICES.get(symbol, DEFAULT_PRICE)
             average = abs(book["cost"] / quantity) if quantity else Decimal(0)
-            rows.append({
-                "tradingsymbol": symbol, "exchange": exchange, "product": product, "quantity": quantity,
-                "buy_quantity": book["buy"], "sell_quantity": book["sell"], "average_price": money(average),
-                "last_price": money(last), "pnl": money(quantity * last - book["cost"]),
-            })
+            rows.append(
+                {
+                    "tradingsymbol": symbol,
+                    "exchange": exchange,
+                    "product": product,
+                    "quantity": quantity,
+                    "buy_quantity": book["buy"],
+                    "sell_quantity": book["sell"],
+                    "average_price": money(average),
+                    "last_price": money(last),
+                    "pnl": money(quantity * last - book["cost"]),
+                }
+            )
         return Reply(200, {"net": rows, "day": rows})
 
     # -- provider states -----------------------------------------------------------------
@@ -191,13 +214,29 @@ class OrderBehaviour(Behaviour):
         filled = quantity if status == "COMPLETE" else 0
         now = iso(self.clock.now())
         self.orders[params["order_id"]] = {
-            "order_id": params["order_id"], "trading_account_id": params["account_id"], "strategy_id": None,
-            "exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY", "order_type": "LIMIT",
-            "product": "MIS", "variety": "regular", "validity": "DAY", "quantity": quantity, "price": "1520.4",
-            "trigger_price": None, "status": status, "status_message": None, "filled_quantity": filled,
-            "pending_quantity": quantity - filled, "cancelled_quantity": 0,
-            "average_price": "1520.4" if filled else "0", "placed_by": "algo_engine", "placed_at": now,
-            "updated_at": now, "anomalies": [],
+            "order_id": params["order_id"],
+            "trading_account_id": params["account_id"],
+            "strategy_id": None,
+            "exchange": "NSE",
+            "tradingsymbol": "INFY",
+            "transaction_type": "BUY",
+            "order_type": "LIMIT",
+            "product": "MIS",
+            "variety": "regular",
+            "validity": "DAY",
+            "quantity": quantity,
+            "price": "1520.4",
+            "trigger_price": None,
+            "status": status,
+            "status_message": None,
+            "filled_quantity": filled,
+            "pending_quantity": quantity - filled,
+            "cancelled_quantity": 0,
+            "average_price": "1520.4" if filled else "0",
+            "placed_by": "algo_engine",
+            "placed_at": now,
+            "updated_at": now,
+            "anomalies": [],
         }
 
     def _state_open(self, params: Mapping[str, Any]) -> None:

@@ -22,8 +22,15 @@ INITIAL: dict[str, Any] = {
     ],
     "positions": {
         "42": [
-            {"tradingsymbol": "INFY", "exchange": "NSE", "product": "MIS", "quantity": 100,
-             "average_price": "1520.40", "last_price": "1532.10", "pnl": "1170"},
+            {
+                "tradingsymbol": "INFY",
+                "exchange": "NSE",
+                "product": "MIS",
+                "quantity": 100,
+                "average_price": "1520.40",
+                "last_price": "1532.10",
+                "pnl": "1170",
+            },
         ]
     },
 }
@@ -40,17 +47,26 @@ class StrategyBehaviour(Behaviour):
             "getStrategyPortfolio": self.portfolio,
         }
         self.states = [
-            ProviderState(f"strategy {STRATEGY} exists", "an active strategy (params: account_id, name)",
-                          self._state_exists),
-            ProviderState(f"strategy {STRATEGY} is (?P<status>active|paused|archived)",
-                          "a strategy in that status", self._state_exists),
+            ProviderState(
+                f"strategy {STRATEGY} exists", "an active strategy (params: account_id, name)", self._state_exists
+            ),
+            ProviderState(
+                f"strategy {STRATEGY} is (?P<status>active|paused|archived)",
+                "a strategy in that status",
+                self._state_exists,
+            ),
             ProviderState(f"strategy {STRATEGY} does not exist", "no such strategy", self._state_absent),
-            ProviderState(f"account {ACCOUNT} has a default strategy",
-                          "the account's default strategy exists (params: strategy_id)", self._state_default),
-            ProviderState(f"account {ACCOUNT} has no default strategy", "no default strategy",
-                          self._state_no_default),
-            ProviderState(f"strategy {STRATEGY} has a P&L snapshot as of (?P<as_of>\\S+)",
-                          "a stored snapshot (params: total_pnl)", self._state_snapshot),
+            ProviderState(
+                f"account {ACCOUNT} has a default strategy",
+                "the account's default strategy exists (params: strategy_id)",
+                self._state_default,
+            ),
+            ProviderState(f"account {ACCOUNT} has no default strategy", "no default strategy", self._state_no_default),
+            ProviderState(
+                f"strategy {STRATEGY} has a P&L snapshot as of (?P<as_of>\\S+)",
+                "a stored snapshot (params: total_pnl)",
+                self._state_snapshot,
+            ),
         ]
         self.reset()
 
@@ -112,13 +128,16 @@ class StrategyBehaviour(Behaviour):
     def validate(self, request: MockRequest) -> Reply:
         strategy = self._strategy(request.path_params["strategy_id"])
         status = strategy["status"]
-        return Reply(200, {
-            "strategy_id": strategy["strategy_id"],
-            "valid": status == "active",
-            "status": status,
-            "reason": None if status == "active" else f"strategy is {status}",
-            "checked_at": iso(self.clock.now()),
-        })
+        return Reply(
+            200,
+            {
+                "strategy_id": strategy["strategy_id"],
+                "valid": status == "active",
+                "status": status,
+                "reason": None if status == "active" else f"strategy is {status}",
+                "checked_at": iso(self.clock.now()),
+            },
+        )
 
     def sync_pnl(self, request: MockRequest) -> Reply:
         strategy_id = request.path_params["strategy_id"]
@@ -153,24 +172,30 @@ class StrategyBehaviour(Behaviour):
         if existing is not None:
             return Reply(200, existing)
         name = request.body.get("name", "Default")
-        return Reply(201, self._put_strategy(self.next_id, {"account_id": account_id, "name": name, "is_default": True}))
+        created = self._put_strategy(self.next_id, {"account_id": account_id, "name": name, "is_default": True})
+        return Reply(201, created)
 
     def portfolio(self, request: MockRequest) -> Reply:
         strategy = self._strategy(request.path_params["strategy_id"])
         strategy_id = strategy["strategy_id"]
-        return Reply(200, {
-            "strategy_id": strategy_id,
-            "account_id": strategy["account_id"],
-            "positions": self.positions.get(strategy_id, []),
-            "pnl": self.snapshots.get(strategy_id),
-            "as_of": iso(self.clock.now()),
-        })
+        return Reply(
+            200,
+            {
+                "strategy_id": strategy_id,
+                "account_id": strategy["account_id"],
+                "positions": self.positions.get(strategy_id, []),
+                "pnl": self.snapshots.get(strategy_id),
+                "as_of": iso(self.clock.now()),
+            },
+        )
 
     # -- provider states -----------------------------------------------------------------
     def _state_exists(self, params: Mapping[str, Any]) -> None:
         strategy_id = int(params["strategy_id"])
-        self._put_strategy(strategy_id, {"account_id": "ZX1234", **self.strategies.get(strategy_id, {}), **params,
-                                         "strategy_id": strategy_id})
+        self._put_strategy(
+            strategy_id,
+            {"account_id": "ZX1234", **self.strategies.get(strategy_id, {}), **params, "strategy_id": strategy_id},
+        )
 
     def _state_absent(self, params: Mapping[str, Any]) -> None:
         strategy_id = int(params["strategy_id"])
@@ -192,6 +217,12 @@ class StrategyBehaviour(Behaviour):
         self._state_exists({"strategy_id": strategy_id})
         total = str(params.get("total_pnl", "1000"))
         self.snapshots[strategy_id] = {
-            "strategy_id": strategy_id, "as_of": params["as_of"], "realized_pnl": total, "unrealized_pnl": "0",
-            "total_pnl": total, "open_positions": 0, "version": 1, "synced_at": params["as_of"],
+            "strategy_id": strategy_id,
+            "as_of": params["as_of"],
+            "realized_pnl": total,
+            "unrealized_pnl": "0",
+            "total_pnl": total,
+            "open_positions": 0,
+            "version": 1,
+            "synced_at": params["as_of"],
         }

@@ -118,8 +118,9 @@ def examples_of(document: dict[str, Any]) -> list[tuple[str, dict[str, Any], Any
                 if "example" in spec:
                     found.append((f"{method} {route} {code} {media}", spec["schema"], spec["example"]))
                 for name, example in spec.get("examples", {}).items():
-                    found.append((f"{method} {route} {code} {media} {name}", spec["schema"],
-                                  resolve(document, example)["value"]))
+                    found.append(
+                        (f"{method} {route} {code} {media} {name}", spec["schema"], resolve(document, example)["value"])
+                    )
     for name, schema in document.get("components", {}).get("schemas", {}).items():
         for example in schema.get("examples", []):
             found.append((f"components.schemas.{name}", {"$ref": f"#/components/schemas/{name}"}, example))
@@ -154,7 +155,11 @@ def test_order_service_redis_health_example_is_the_seed_format() -> None:
     example = op["responses"]["200"]["content"]["application/json"]["example"]
     assert set(example) == {"status", "redis_health", "redis_usage"}
     assert set(example["redis_health"]) == {
-        "is_healthy", "memory_usage_percentage", "connection_pool_usage", "warnings", "critical_issues"
+        "is_healthy",
+        "memory_usage_percentage",
+        "connection_pool_usage",
+        "warnings",
+        "critical_issues",
     }
     assert set(example["redis_usage"]) == {"total_keys", "total_memory_mb", "patterns"}
     assert set(example["redis_usage"]["patterns"]["idempotency"]) == {"key_count", "memory_usage_mb"}
@@ -162,23 +167,37 @@ def test_order_service_redis_health_example_is_the_seed_format() -> None:
 
 REQUIRED_ENDPOINTS = {
     "strategy-service": {
-        ("GET", "/strategies/{strategy_id}/validate"), ("POST", "/strategies/{strategy_id}/sync-pnl"),
-        ("GET", "/strategies/default/{account_id}"), ("POST", "/strategies/default"),
+        ("GET", "/strategies/{strategy_id}/validate"),
+        ("POST", "/strategies/{strategy_id}/sync-pnl"),
+        ("GET", "/strategies/default/{account_id}"),
+        ("POST", "/strategies/default"),
         ("GET", "/strategies/{strategy_id}/portfolio"),
     },
     "account-service": {
-        ("PUT", "/accounts/{account_id}/tier"), ("POST", "/accounts/{account_id}/promote-tier"),
-        ("GET", "/accounts/tier-summary"), ("GET", "/accounts/by-tier/{tier}"),
+        ("PUT", "/accounts/{account_id}/tier"),
+        ("POST", "/accounts/{account_id}/promote-tier"),
+        ("GET", "/accounts/tier-summary"),
+        ("GET", "/accounts/by-tier/{tier}"),
         ("GET", "/accounts/{account_id}/holdings"),
     },
     "analytics-service": {
-        ("POST", "/analytics/pnl/calculate"), ("GET", "/analytics/pnl/metrics"), ("GET", "/analytics/pnl/drawdown"),
-        ("GET", "/analytics/pnl/previous-cumulative"), ("POST", "/analytics/pnl/bulk-calculate"),
+        ("POST", "/analytics/pnl/calculate"),
+        ("GET", "/analytics/pnl/metrics"),
+        ("GET", "/analytics/pnl/drawdown"),
+        ("GET", "/analytics/pnl/previous-cumulative"),
+        ("POST", "/analytics/pnl/bulk-calculate"),
     },
     "order-service": {
-        ("POST", "/orders"), ("GET", "/orders"), ("PATCH", "/orders/{order_id}"), ("DELETE", "/orders/{order_id}"),
-        ("GET", "/positions"), ("GET", "/health/ready"), ("GET", "/health/redis"), ("GET", "/health/rate-limiter"),
-        ("GET", "/health/circuit-breaker"), ("GET", "/metrics"),
+        ("POST", "/orders"),
+        ("GET", "/orders"),
+        ("PATCH", "/orders/{order_id}"),
+        ("DELETE", "/orders/{order_id}"),
+        ("GET", "/positions"),
+        ("GET", "/health/ready"),
+        ("GET", "/health/redis"),
+        ("GET", "/health/rate-limiter"),
+        ("GET", "/health/circuit-breaker"),
+        ("GET", "/metrics"),
     },
 }
 

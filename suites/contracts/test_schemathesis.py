@@ -27,7 +27,6 @@ CREDENTIALS = {
 }
 
 
-
 def config_for(service: str) -> SchemathesisConfig:
     settings: dict[str, object] = {
         "generation": {"mode": "all", "max-examples": 25},
