@@ -18,6 +18,7 @@ import jsonschema_rs
 import yaml
 from openapi_spec_validator import validate as validate_spec
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+from referencing.exceptions import Unresolvable
 
 from mocks.errors import ContractError
 
@@ -135,6 +136,8 @@ def load_contract(path: str | Path) -> Contract:
     except OpenAPIValidationError as exc:
         where = "/".join(str(part) for part in exc.path) or "(document root)"
         raise ContractError(f"{path}: not a valid OpenAPI 3.1 document at {where}: {exc.message}") from exc
+    except Unresolvable as exc:
+        raise ContractError(f"{path}: reference {exc.ref!r} points nowhere") from exc
     return Contract(path=path, document=document, operations=_compile_operations(path, document))
 
 
