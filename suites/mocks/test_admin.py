@@ -36,7 +36,8 @@ async def test_seed_adds_records_and_rejects_bad_data(mocks: InProcessMocks) -> 
         bad_key = await client.post("/__admin/seed", json={"users": []})
         holdings = await client.get("/accounts/QQ1111/holdings")
     assert seeded.status_code == 200
-    assert holdings.status_code == 200 and holdings.json()["holdings"] == []
+    assert holdings.status_code == 200
+    assert holdings.json()["holdings"] == []
     assert bad_tier.status_code == bad_key.status_code == 422
     assert "tier of QQ2222" in bad_tier.json()["message"]
     assert "users" in bad_key.json()["message"]

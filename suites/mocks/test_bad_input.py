@@ -8,12 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
+from mocks.clock import MockClock
 from mocks.contract import load_contract
 from mocks.engine import MockSettings, create_app
 from mocks.errors import ContractError
 from mocks.registry import CONTRACTS_DIR
 from mocks.services.strategy import StrategyBehaviour
-from mocks.clock import MockClock
 from mocks.transport import MockTransport
 from suites.fixtures.mocks import InProcessMocks
 

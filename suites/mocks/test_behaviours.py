@@ -227,8 +227,10 @@ async def test_calendar_knows_weekends_holidays_and_special_sessions(mocks: InPr
         after = (await client.get("/calendar/NSE/status", params={"at": "2026-11-26T15:30:01+05:30"})).json()
         friday_night = (await client.get("/calendar/NSE/status", params={"at": "2026-11-27T20:00:00+05:30"})).json()
         mcx = (await client.get("/calendar/MCX/status", params={"at": "2026-11-26T21:00:00+05:30"})).json()
-    assert weekday["is_trading_day"] and weekday["holiday"] is None
-    assert not saturday["is_trading_day"] and saturday["sessions"] == []
+    assert weekday["is_trading_day"]
+    assert weekday["holiday"] is None
+    assert not saturday["is_trading_day"]
+    assert saturday["sessions"] == []
     assert holiday["holiday"]["name"] == "Mahatma Gandhi Jayanti"
     assert [s["kind"] for s in muhurat["sessions"]] == ["muhurat"]
     assert (closing["is_open"], closing["session"]) == (True, "normal")  # the close is inside the session
@@ -271,7 +273,8 @@ async def test_order_lifecycle(mocks: InProcessMocks) -> None:
         other = await client.get(f"/orders/{placed['order_id']}", headers={"x-trading-account-id": "AB1001"})
         listed = (await client.get("/orders", params={"status": "CANCELLED"})).json()["items"]
     assert placed["status"] == "OPEN"
-    assert modified["quantity"] == 20 and modified["pending_quantity"] == 20
+    assert modified["quantity"] == 20
+    assert modified["pending_quantity"] == 20
     assert (cancelled["status"], cancelled["cancelled_quantity"]) == ("CANCELLED", 20)
     assert again.status_code == 409
     assert market == 422  # price: null is not a price
