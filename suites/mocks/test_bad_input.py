@@ -229,7 +229,7 @@ def test_an_invalid_contract_fails_at_start_naming_file_and_problem(tmp_path: Pa
 
 
 def test_a_missing_contract_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ContractError, match="missing.yaml: cannot read"):
+    with pytest.raises(ContractError, match=r"missing\.yaml: cannot read"):
         load_contract(tmp_path / "missing.yaml")
 
 
