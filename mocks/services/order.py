@@ -70,7 +70,7 @@ class OrderBehaviour(Behaviour):
 
     # -- handlers ------------------------------------------------------------------------
     def place(self, request: MockRequest) -> Reply:
-        body = request.body
+        body = _integral(request.body)
         now = iso(self.clock.now())
         order: dict[str, Any] = {
             "order_id": self._new_id(),
@@ -140,7 +140,7 @@ class OrderBehaviour(Behaviour):
         order = self._order(request)
         if order["status"] in FINAL:
             raise conflict(f"order {order['order_id']} is {order['status']} and can no longer be changed")
-        changed = {**order, **request.body}
+        changed = {**order, **_integral(request.body)}
         if changed["order_type"] in ("LIMIT", "SL") and not changed.get("price"):
             raise RequestRejected(
                 422,
@@ -183,27 +183,28 @@ class OrderBehaviour(Behaviour):
             if order["trading_account_id"] != account or order["filled_quantity"] == 0:
                 continue
             key = (order["tradingsymbol"], order["exchange"], order["product"])
-            book = books.setdefault(key, {"buy": 0, "sell": 0, "cost": Decimal(0)})
-            side = "buy" if order["transaction_type"] == "BUY" else "sell"
-            book[side] += order["filled_quantity"]
-            sign = 1 if side == "buy" else -1
-            book["cost"] += sign * order["filled_quantity"] * Decimal(order["average_price"])
+            book = books.setdefault(key, {"BUY": [0, Decimal(0)], "SELL": [0, Decimal(0)]})
+            side = book[order["transaction_type"]]
+            side[0] += order["filled_quantity"]
+            side[1] += order["filled_quantity"] * Decimal(order["average_price"])
         rows = []
         for (symbol, exchange, product), book in sorted(books.items()):
-            quantity = book["buy"] - book["sell"]
+            (bought, buy_value), (sold, sell_value) = book["BUY"], book["SELL"]
+            quantity = bought - sold
             last = LAST_PRICES.get(symbol, DEFAULT_PRICE)
-            average = abs(book["cost"] / quantity) if quantity else Decimal(0)
+            open_side = book["BUY"] if quantity > 0 else book["SELL"] if quantity < 0 else None
+            average = open_side[1] / open_side[0] if open_side else Decimal(0)
             rows.append(
                 {
                     "tradingsymbol": symbol,
                     "exchange": exchange,
                     "product": product,
                     "quantity": quantity,
-                    "buy_quantity": book["buy"],
-                    "sell_quantity": book["sell"],
+                    "buy_quantity": bought,
+                    "sell_quantity": sold,
                     "average_price": money(average),
                     "last_price": money(last),
-                    "pnl": money(quantity * last - book["cost"]),
+                    "pnl": money(sell_value - buy_value + quantity * last),
                 }
             )
         return Reply(200, {"net": rows, "day": rows})
@@ -244,3 +245,8 @@ class OrderBehaviour(Behaviour):
 
     def _state_complete(self, params: Mapping[str, Any]) -> None:
         self._state_order(params, "COMPLETE")
+
+
+def _integral(body: dict[str, Any]) -> dict[str, Any]:
+    """JSON Schema counts 5.0 as an integer; the book counts shares as ints."""
+    return {k: int(v) if k in ("quantity", "strategy_id") and isinstance(v, float) else v for k, v in body.items()}
