@@ -1,0 +1,44 @@
+# The two commands of the README: `make mocks` (start every mock) and `make test`.
+# Both create the virtualenv and install what they need on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: mocks test lint fuzz bench venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+## Start every mock (and a throwaway Redis when redis-server exists) until Ctrl-C.
+mocks: venv
+	$(BIN)/python -m mocks up $(MOCKS_ARGS)
+
+## Run every suite.
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## ruff (lint and format) and mypy (strict for the packages).
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## Schemathesis with a fresh random seed and more examples than CI runs.
+fuzz: venv
+	HARNESS_FUZZ_SEED=$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ') HARNESS_FUZZ_EXAMPLES=$${EXAMPLES:-200} \
+		$(BIN)/python -m pytest -m schemathesis -p no:cacheprovider
+
+## Throughput, latency, cold start and memory of a real mock (see suites/bench/).
+bench: venv
+	$(BIN)/python -m suites.bench.bench_mocks $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
