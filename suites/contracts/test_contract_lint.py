@@ -19,7 +19,7 @@ ERRORS_EVERYWHERE = {"429", "503"}
 
 
 def load(path: Path) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text())
+    return dict(yaml.safe_load(path.read_text()))
 
 
 def resolve(document: dict[str, Any], node: Any) -> Any:

@@ -60,5 +60,5 @@ lazy = schemathesis.pytest.from_fixture("contract_schema")
 
 
 @lazy.parametrize()
-def test_mock_conforms_to_its_contract(case: schemathesis.Case) -> None:
+def test_mock_conforms_to_its_contract(case: schemathesis.Case) -> None:  # type: ignore[type-arg]
     case.call_and_validate()

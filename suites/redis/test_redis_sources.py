@@ -19,11 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.redis
 def test_real_redis_is_a_real_server(real_redis: RealRedis, redis_client: redis.Redis) -> None:
     info = redis_client.info("server")
-    assert info["redis_version"].split(".")[0] >= "6"
+    assert int(info["redis_version"].split(".")[0]) >= 6
     assert real_redis.source in ("url", "container", "process")
     # MEMORY USAGE is what the usage monitor needs; fakeredis does not have it.
     redis_client.set("caching:probe", "x" * 1000)
-    assert redis_client.memory_usage("caching:probe") >= 1000
+    assert (redis_client.memory_usage("caching:probe") or 0) >= 1000
 
 
 @pytest.mark.redis
