@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mocks.clock import MockClock
-from mocks.errors import RequestRejected
+from mocks.errors import RequestRejected, Violation
 from mocks.validation import MockRequest
 
 
@@ -79,3 +79,10 @@ def not_found(message: str) -> RequestRejected:
 
 def conflict(message: str) -> RequestRejected:
     return RequestRejected(409, "conflict", message)
+
+
+def invalid(location: str, field: str, reason: str) -> RequestRejected:
+    """A 422 for a rule the contract's schema cannot express."""
+    return RequestRejected(
+        422, "validation_failed", "the request does not match the contract", (Violation(location, field, reason),)
+    )

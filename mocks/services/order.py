@@ -13,9 +13,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from mocks.behaviour import Behaviour, ProviderState, Reply, conflict, not_found
+from mocks.behaviour import Behaviour, ProviderState, Reply, conflict, invalid, not_found
 from mocks.clock import MockClock, iso
-from mocks.errors import RequestRejected, Violation
 from mocks.services.common import money
 from mocks.validation import MockRequest
 
@@ -142,19 +141,9 @@ class OrderBehaviour(Behaviour):
             raise conflict(f"order {order['order_id']} is {order['status']} and can no longer be changed")
         changed = {**order, **_integral(request.body)}
         if changed["order_type"] in ("LIMIT", "SL") and not changed.get("price"):
-            raise RequestRejected(
-                422,
-                "validation_failed",
-                "the request does not match the contract",
-                (Violation("body", "price", "price is required for LIMIT and SL orders"),),
-            )
+            raise invalid("body", "price", "price is required for LIMIT and SL orders")
         if changed["order_type"] in ("SL", "SL-M") and not changed.get("trigger_price"):
-            raise RequestRejected(
-                422,
-                "validation_failed",
-                "the request does not match the contract",
-                (Violation("body", "trigger_price", "is required for SL and SL-M orders"),),
-            )
+            raise invalid("body", "trigger_price", "is required for SL and SL-M orders")
         changed["pending_quantity"] = changed["quantity"] - changed["filled_quantity"]
         changed["updated_at"] = iso(self.clock.now())
         if changed["status"] != "AMO REQ RECEIVED":

@@ -28,6 +28,8 @@ from typing import Any
 
 import httpx
 
+from suites.fixtures.processes import stop_process
+
 HOST = "127.0.0.1"
 GET_PATH = "/strategies/42/validate"
 POST_PATH = "/strategies/42/sync-pnl"
@@ -80,15 +82,6 @@ def start(command: list[str], port: int, timeout: float = 20.0) -> tuple[subproc
             time.sleep(0.005)
     process.kill()
     raise RuntimeError(f"no 200 from {url} within {timeout} s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def rss_mb(pid: int, field: str) -> float:
@@ -182,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             port = free_port()
             process, cold = start([*mock_cmd, str(port)], port)
             colds.append(cold)
-            stop(process)
+            stop_process(process)
         results["cold_start_s"] = {"median": statistics.median(colds), "max": max(colds)}
 
         for label, command in (("baseline", base_cmd), ("mock", mock_cmd)):
@@ -207,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                         "peak_rss_mb": rss_mb(process.pid, "VmHWM"),
                     }
             finally:
-                stop(process)
+                stop_process(process)
 
     report(results)
     if args.json:
