@@ -1,0 +1,109 @@
+"""The order service's clients of other services, and what they share.
+
+`ClientHub` builds, once, everything the clients share: settings, discovery, one breaker
+per service, metrics, the stale cache, the outbox and its relay. The seed's async
+factories (`get_strategy_client()`, ...) answer the clients of a default hub, built on
+first use from the environment; tests and apps build their own hub instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+
+import httpx
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry
+
+from order_service.clients.account import AccountServiceClient
+from order_service.clients.analytics import AnalyticsServiceClient
+from order_service.clients.base import ServiceClient
+from order_service.clients.breaker import BreakerBoard
+from order_service.clients.strategy import StrategyServiceClient
+from order_service.config.discovery import ConfigServiceClient, ServiceDiscovery
+from order_service.fallbacks.outbox import InMemoryOutbox, Outbox, OutboxRelay, RedisOutbox
+from order_service.fallbacks.stale import StaleCache
+from order_service.metrics import ClientMetrics
+from order_service.settings import Settings
+
+
+class ClientHub:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        outbox: Outbox | None = None,
+        registry: CollectorRegistry | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.settings = settings
+        self.metrics = ClientMetrics(registry)
+        self.breakers = BreakerBoard(settings.breaker, clock=clock)
+        self.stale = StaleCache(clock=clock)
+        self._redis = aioredis.Redis.from_url(settings.redis_url) if settings.redis_url and outbox is None else None
+        self.outbox: Outbox = outbox or (RedisOutbox(self._redis) if self._redis else InMemoryOutbox())
+        shared = {
+            "transport": transport,
+            "settings": settings,
+            "breakers": self.breakers,
+            "metrics": self.metrics,
+            "sleep": sleep,
+            "rand": rand,
+        }
+        self.config = ConfigServiceClient(base_url=settings.config_service_url, **shared)  # type: ignore[arg-type]
+        self.discovery = ServiceDiscovery(self.config, settings, metrics=self.metrics, clock=clock)
+        with_fallbacks = {**shared, "resolver": self.discovery, "outbox": self.outbox, "stale": self.stale}
+        self.strategy = StrategyServiceClient(**with_fallbacks)  # type: ignore[arg-type]
+        self.account = AccountServiceClient(**with_fallbacks)  # type: ignore[arg-type]
+        self.analytics = AnalyticsServiceClient(**with_fallbacks)  # type: ignore[arg-type]
+        clients: list[ServiceClient] = [self.strategy, self.account, self.analytics]
+        self.relay = OutboxRelay(self.outbox, {c.service: c.deliver for c in clients}, on_result=self._count_delivery)
+
+    def _count_delivery(self, service: str, result: str) -> None:
+        self.metrics.outbox_delivered.labels(service, result).inc()
+
+    async def aclose(self) -> None:
+        for client in (self.config, self.strategy, self.account, self.analytics):
+            await client.aclose()
+        if self._redis is not None:
+            await self._redis.aclose()
+
+
+_default: ClientHub | None = None
+
+
+def default_hub() -> ClientHub:
+    """The process-wide hub, built from the environment on first use (never at import)."""
+    global _default
+    if _default is None:
+        _default = ClientHub(Settings())
+    return _default
+
+
+async def get_strategy_client() -> StrategyServiceClient:
+    return default_hub().strategy
+
+
+async def get_account_client() -> AccountServiceClient:
+    return default_hub().account
+
+
+async def get_analytics_client() -> AnalyticsServiceClient:
+    return default_hub().analytics
+
+
+__all__ = [
+    "AccountServiceClient",
+    "AnalyticsServiceClient",
+    "ClientHub",
+    "StrategyServiceClient",
+    "default_hub",
+    "get_account_client",
+    "get_analytics_client",
+    "get_strategy_client",
+]

@@ -1,0 +1,92 @@
+"""A circuit breaker per called service: closed, open, half-open.
+
+Closed counts consecutive failures (unreachable, 5xx, 429, timeouts); at the threshold it
+opens and calls fail at once, without touching the network. After `reset_timeout` it lets
+`half_open_max_calls` trial calls through: a success closes it, a failure opens it again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from order_service.settings import BreakerSettings
+
+State = Literal["closed", "open", "half_open"]
+
+
+class CircuitBreaker:
+    def __init__(
+        self,
+        name: str,
+        settings: BreakerSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.name = name
+        self._settings = settings
+        self._clock = clock
+        self._wall = wall
+        self.consecutive_failures = 0
+        self._opened_at: float | None = None
+        self._opened_at_wall: datetime | None = None
+        self._trials = 0
+
+    @property
+    def state(self) -> State:
+        if self._opened_at is None:
+            return "closed"
+        if self._clock() - self._opened_at >= self._settings.reset_timeout:
+            return "half_open"
+        return "open"
+
+    def allow(self) -> bool:
+        """Whether a call may go out now; in half-open, takes one of the trial places."""
+        state = self.state
+        if state == "closed":
+            return True
+        if state == "half_open" and self._trials < self._settings.half_open_max_calls:
+            self._trials += 1
+            return True
+        return False
+
+    def record_success(self) -> None:
+        self.consecutive_failures = 0
+        self._opened_at = self._opened_at_wall = None
+        self._trials = 0
+
+    def record_failure(self) -> None:
+        self.consecutive_failures += 1
+        if self.state == "half_open" or self.consecutive_failures >= self._settings.failure_threshold:
+            self._opened_at = self._clock()
+            self._opened_at_wall = self._wall()
+            self._trials = 0
+
+    def snapshot(self) -> dict[str, Any]:
+        """The breaker as `/health/circuit-breaker` shows it."""
+        opened = self._opened_at_wall
+        return {
+            "state": self.state,
+            "consecutive_failures": self.consecutive_failures,
+            "opened_at": opened.isoformat(timespec="seconds") if opened else None,
+        }
+
+
+class BreakerBoard:
+    """One breaker per service name, shared by every client of that service."""
+
+    def __init__(self, settings: BreakerSettings, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._breakers: dict[str, CircuitBreaker] = {}
+
+    def get(self, service: str) -> CircuitBreaker:
+        if service not in self._breakers:
+            self._breakers[service] = CircuitBreaker(service, self._settings, clock=self._clock)
+        return self._breakers[service]
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        return {name: breaker.snapshot() for name, breaker in sorted(self._breakers.items())}

@@ -1,0 +1,88 @@
+"""Service discovery through the config service, cached, with settings as the fallback.
+
+`resolve(name)` answers a base URL from the cache while its TTL (the config service's
+`ttl_seconds`, capped by settings) runs; concurrent misses share one config call. A
+connection failure to a service invalidates its entry so the next call asks again. When
+the config service cannot answer, the address in `Settings.fallback_urls` is used (logged
+as a warning, counted as a `discovery` fallback) and kept only briefly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from order_service.clients.base import Call, ServiceClient
+from order_service.clients.models import ServiceEndpoint, ServiceList
+from order_service.errors import ServiceError, ServiceUnavailableError
+from order_service.metrics import ClientMetrics
+from order_service.settings import Settings
+
+log = logging.getLogger("order_service.discovery")
+FALLBACK_TTL = 5.0  # seconds a settings address stands in before discovery is tried again
+
+
+class ConfigServiceClient(ServiceClient):
+    service = "config-service"
+
+    async def get_service_endpoint(self, service_name: str) -> ServiceEndpoint:
+        return await self._perform(Call("getServiceEndpoint", "GET", f"/services/{service_name}", ServiceEndpoint))
+
+    async def list_services(self) -> ServiceList:
+        return await self._perform(Call("listServices", "GET", "/services", ServiceList))
+
+
+class ServiceDiscovery:
+    def __init__(
+        self,
+        config: ConfigServiceClient,
+        settings: Settings,
+        *,
+        metrics: ClientMetrics | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._config = config
+        self._settings = settings
+        self._metrics = metrics or config.metrics
+        self._clock = clock
+        self._cache: dict[str, tuple[str, float]] = {}  # name -> (base URL, expiry)
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def resolve(self, service: str) -> str:
+        cached = self._cache.get(service)
+        if cached is not None and self._clock() < cached[1]:
+            return cached[0]
+        lock = self._locks.setdefault(service, asyncio.Lock())
+        async with lock:  # one config call for many concurrent misses
+            cached = self._cache.get(service)
+            if cached is not None and self._clock() < cached[1]:
+                return cached[0]
+            url, ttl = await self._lookup(service)
+            self._cache[service] = (url, self._clock() + ttl)
+            return url
+
+    async def get_service_port(self, service: str) -> int:
+        parts = urlsplit(await self.resolve(service))
+        return parts.port or (443 if parts.scheme == "https" else 80)
+
+    def invalidate(self, service: str) -> None:
+        self._cache.pop(service, None)
+
+    async def _lookup(self, service: str) -> tuple[str, float]:
+        try:
+            endpoint = await self._config.get_service_endpoint(service)
+        except ServiceError as exc:
+            fallback = self._settings.fallback_urls.get(service)
+            if fallback is None:
+                raise ServiceUnavailableError(
+                    f"cannot discover {service} ({exc}) and settings give no fallback address",
+                    service=service,
+                    operation="discovery",
+                ) from exc
+            self._metrics.fallbacks.labels(service, "discovery", "discovery").inc()
+            log.warning("SERVICE_DISCOVERY_FALLBACK %s -> %s (settings): %s", service, fallback, exc)
+            return fallback, min(FALLBACK_TTL, self._settings.discovery_ttl_max)
+        return endpoint.base_url, min(float(endpoint.ttl_seconds), self._settings.discovery_ttl_max)

@@ -1,0 +1,61 @@
+"""Order-service settings, read from the environment once, at an entry point.
+
+Every address and threshold the order service uses lives here (env-overridable with the
+`ORDER_SERVICE_` prefix, nested fields with `__`), never as a literal in client code:
+`ORDER_SERVICE_CONFIG_SERVICE_URL=http://config:8100`,
+`ORDER_SERVICE_BREAKER__FAILURE_THRESHOLD=3`,
+`ORDER_SERVICE_FALLBACK_URLS='{"strategy-service": "http://algo-engine:8001"}'`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class HttpSettings(BaseModel):
+    connect_timeout: Annotated[float, Field(gt=0)] = 1.0
+    read_timeout: Annotated[float, Field(gt=0)] = 5.0
+    write_timeout: Annotated[float, Field(gt=0)] = 5.0
+    pool_timeout: Annotated[float, Field(gt=0)] = 1.0
+    max_connections: Annotated[int, Field(ge=1)] = 100
+    max_keepalive_connections: Annotated[int, Field(ge=0)] = 20
+
+
+class RetrySettings(BaseModel):
+    max_attempts: Annotated[int, Field(ge=1, le=10, description="Tries in all, the first included.")] = 3
+    backoff_base: Annotated[float, Field(ge=0, description="Seconds; doubled each retry, with full jitter.")] = 0.05
+    backoff_max: Annotated[float, Field(ge=0)] = 1.0
+    retry_after_cap: Annotated[float, Field(ge=0, description="The longest Retry-After honoured, in seconds.")] = 5.0
+
+
+class BreakerSettings(BaseModel):
+    failure_threshold: Annotated[int, Field(ge=1, description="Consecutive failures that open the breaker.")] = 5
+    reset_timeout: Annotated[float, Field(gt=0, description="Seconds open before one trial call.")] = 30.0
+    half_open_max_calls: Annotated[int, Field(ge=1)] = 1
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ORDER_SERVICE_", env_nested_delimiter="__", extra="ignore")
+
+    config_service_url: str = "http://127.0.0.1:8100"
+    discovery_ttl_max: Annotated[float, Field(ge=0, description="Longest a discovered address is cached.")] = 300.0
+    fallback_urls: dict[str, str] = Field(
+        default_factory=lambda: {
+            "strategy-service": "http://127.0.0.1:8101",
+            "account-service": "http://127.0.0.1:8102",
+            "analytics-service": "http://127.0.0.1:8103",
+            "calendar-service": "http://127.0.0.1:8104",
+        },
+        description="Where a service is assumed to be when discovery fails.",
+    )
+    http: HttpSettings = HttpSettings()
+    retry: RetrySettings = RetrySettings()
+    breaker: BreakerSettings = BreakerSettings()
+    stale_max_age: Annotated[float, Field(ge=0, description="Oldest last-known value a read may serve, seconds.")] = (
+        300.0
+    )
+    redis_url: Annotated[str | None, Field(description="Redis for the outbox; None keeps it in memory.")] = None
+    outbox_relay_interval: Annotated[float, Field(gt=0)] = 1.0
