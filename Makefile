@@ -38,7 +38,9 @@ fuzz: venv
 
 ## Throughput, latency, cold start and memory of a real mock (see suites/bench/).
 bench: venv
+	command -v wrk >/dev/null || [ "$$(id -u)" != 0 ] || apt-get install -y -qq wrk >/dev/null 2>&1 || true
 	$(BIN)/python -m suites.bench.bench_mocks $(BENCH_ARGS)
+	$(BIN)/python -m suites.bench.bench_clients
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

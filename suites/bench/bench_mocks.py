@@ -66,11 +66,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start(command: list[str], port: int, timeout: float = 20.0) -> tuple[subprocess.Popen[bytes], float]:
-    """Launch a server; return it and the seconds from launch to its first 200."""
+def start(
+    command: list[str], port: int, timeout: float = 20.0, path: str = GET_PATH
+) -> tuple[subprocess.Popen[bytes], float]:
+    """Launch a server; return it and the seconds from launch to its first 200 on `path`."""
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://{HOST}:{port}{GET_PATH}"
+    url = f"http://{HOST}:{port}{path}"
     while time.perf_counter() - started < timeout:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {process.stderr.read().decode() if process.stderr else ''}")

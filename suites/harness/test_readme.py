@@ -32,3 +32,21 @@ def test_readme_set_up_is_the_two_make_targets_and_ci_runs_the_second() -> None:
     assert re.search(r"^mocks: venv$", makefile, re.MULTILINE)
     assert re.search(r"^test: venv$", makefile, re.MULTILINE)
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_fallback_table_is_the_code_table() -> None:
+    from order_service.fallbacks import FALLBACKS, Fallback
+
+    words = {Fallback.STALE_READ: "stale read", Fallback.OUTBOX: "outbox", Fallback.NONE: "none"}
+    from order_service.clients import AccountServiceClient, AnalyticsServiceClient, StrategyServiceClient
+
+    rows = re.findall(
+        r"^\| ([a-z-]+-service) \| (\w+) \| `(\w+)` \| ([a-z ]+?)(?: \(.*\))? \|$",
+        (ROOT / "README.md").read_text(),
+        re.MULTILINE,
+    )
+    assert {(service, op): kind for service, op, _, kind in rows} == {
+        key: words[fallback] for key, fallback in FALLBACKS.items()
+    }
+    classes = {c.service: c for c in (StrategyServiceClient, AccountServiceClient, AnalyticsServiceClient)}
+    assert all(callable(getattr(classes[service], method, None)) for service, _, method, _ in rows)

@@ -1,0 +1,96 @@
+"""`make bench`, part two: what the order-service client adds to a call.
+
+Against real strategy and config mocks on loopback, one call at a time, interleaved in
+blocks: a bare `httpx.AsyncClient` GET of `/strategies/42/validate` (JSON decoded) versus
+`StrategyServiceClient.validate_strategy(42)` through discovery (cached), the breaker,
+retry wrapper, strict model parsing, stale-cache bookkeeping and metrics. Reports the
+median and p99 of each and the ratio of the medians (target: at most 1.25).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+
+import httpx
+import orjson
+
+from order_service.clients import ClientHub
+from order_service.settings import Settings
+from suites.bench.bench_mocks import HOST, free_port, start
+from suites.fixtures.processes import stop_process
+
+
+def percentile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100)[q - 1]
+
+
+async def measure(strategy_url: str, config_url: str, calls: int, block: int) -> dict[str, list[float]]:
+    bare_times: list[float] = []
+    client_times: list[float] = []
+    hub = ClientHub(Settings(config_service_url=config_url, fallback_urls={}))
+    async with httpx.AsyncClient(base_url=strategy_url) as bare:
+        for _ in range(50):  # warm both paths: connections, discovery, caches
+            await bare.get("/strategies/42/validate")
+            await hub.strategy.validate_strategy(42)
+        for _ in range(calls // block):
+            for _ in range(block):
+                began = time.perf_counter()
+                response = await bare.get("/strategies/42/validate")
+                orjson.loads(response.content)
+                bare_times.append(time.perf_counter() - began)
+            for _ in range(block):
+                began = time.perf_counter()
+                await hub.strategy.validate_strategy(42)
+                client_times.append(time.perf_counter() - began)
+    await hub.aclose()
+    return {"bare": bare_times, "client": client_times}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make bench (clients)", description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=5000)
+    parser.add_argument("--block", type=int, default=100)
+    args = parser.parse_args(argv)
+    strategy_port, config_port = free_port(), free_port()
+    strategy_url, config_url = f"http://{HOST}:{strategy_port}", f"http://{HOST}:{config_port}"
+    serve = [sys.executable, "-m", "mocks", "serve"]
+    strategy, _ = start([*serve, "strategy-service", "--host", HOST, "--port", str(strategy_port)], strategy_port)
+    config, _ = start(
+        [
+            *serve,
+            "config-service",
+            "--host",
+            HOST,
+            "--port",
+            str(config_port),
+            f"--registry=strategy-service={strategy_url}",
+        ],
+        config_port,
+        path="/services",
+    )
+    try:
+        times = asyncio.run(measure(strategy_url, config_url, args.calls, args.block))
+    finally:
+        stop_process(strategy)
+        stop_process(config)
+    bare, client = (sorted(times[k]) for k in ("bare", "client"))
+    ratio = statistics.median(client) / statistics.median(bare)
+    print(f"\nclient overhead, {len(bare)} sequential calls each, interleaved in blocks of {args.block}:")
+    print(
+        f"  bare httpx GET + JSON:          median {statistics.median(bare) * 1e6:7.0f} us, "
+        f"p99 {percentile(bare, 99) * 1e6:7.0f} us"
+    )
+    print(
+        f"  StrategyServiceClient call:     median {statistics.median(client) * 1e6:7.0f} us, "
+        f"p99 {percentile(client, 99) * 1e6:7.0f} us"
+    )
+    print(f"  ratio of medians: {ratio:.2f} (target <= 1.25)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
