@@ -87,3 +87,27 @@ async def test_redis_outbox_survives_its_client(redis_url: str) -> None:
         await reader.aclose()
     assert head is not None
     assert (head.path, head.idempotency_key) == ("/x/7", "key-7")
+
+
+async def test_the_relay_loop_drains_until_stopped() -> None:
+    import asyncio
+
+    outbox = InMemoryOutbox()
+    for n in range(3):
+        await outbox.append(item("a", n))
+    delivered: list[int] = []
+
+    async def deliver(it: OutboxItem) -> tuple[Delivery, str]:
+        delivered.append(it.body["n"])
+        return "delivered", ""
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(OutboxRelay(outbox, {"a": deliver}).run(0.01, stop=stop))
+    for _ in range(100):
+        if len(delivered) == 3:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(task, 1)
+    assert delivered == [0, 1, 2]
+    assert await outbox.depth("a") == 0
