@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: mocks test lint fuzz bench venv clean
+.PHONY: mocks test lint fuzz bench pacts verify-provider venv clean
 
 venv: $(STAMP)
 
@@ -35,6 +35,16 @@ lint: venv
 fuzz: venv
 	HARNESS_FUZZ_SEED=$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ') HARNESS_FUZZ_EXAMPLES=$${EXAMPLES:-200} \
 		$(BIN)/python -m pytest -m schemathesis -p no:cacheprovider
+
+## Regenerate pacts/ from the consumer tests.
+pacts: venv
+	HARNESS_PACT_DIR=pacts $(BIN)/python -m pytest -m pact -p no:cacheprovider -q suites/pact
+
+## Verify our pact against a running provider:
+##   make verify-provider PROVIDER=strategy-service URL=http://host:port [STATES_URL=http://host:port/states]
+verify-provider: venv
+	@test -n "$(PROVIDER)" -a -n "$(URL)" || { echo "usage: make verify-provider PROVIDER=<name> URL=<base url> [STATES_URL=<url>]"; exit 2; }
+	$(BIN)/python -m suites.pact.verify_provider --provider "$(PROVIDER)" --url "$(URL)" $(if $(STATES_URL),--states-url "$(STATES_URL)")
 
 ## Throughput, latency, cold start and memory of a real mock (see suites/bench/).
 bench: venv

@@ -24,7 +24,7 @@ class StateChange(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    state: str = Field(min_length=1)
+    state: str = Field(description='The state name; "" is pact\'s generic set-up/tear-down, a no-op here.')
     params: dict[str, Any] = Field(default_factory=dict)
     action: Literal["setup", "teardown"] = "setup"
 
@@ -114,6 +114,8 @@ def build_admin_router(engine: Engine) -> APIRouter:
         if change.action == "teardown":
             behaviour.reset()
             return {"status": "torn down", "state": change.state}
+        if not change.state:
+            return {"status": "nothing to set up", "state": ""}
         try:
             behaviour.apply_state(change.state, change.params)
         except LookupError as exc:

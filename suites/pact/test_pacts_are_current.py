@@ -1,0 +1,40 @@
+"""The committed pacts/ are what the consumer tests generate now (`make pacts` refreshes them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from suites.fixtures.pact import COMMITTED_PACTS, ROOT
+from suites.pact.participants import PROVIDERS, pact_file_name
+
+
+def comparable(path: Path) -> dict[str, Any]:
+    pact = json.loads(path.read_text())
+    pact["metadata"].pop("pactRust", None)  # which pact_ffi wrote it does not change the contract
+    pact["interactions"] = sorted(pact["interactions"], key=lambda i: i["description"])
+    return dict(pact)
+
+
+def test_committed_pacts_are_not_stale(tmp_path: Path) -> None:
+    env = {**os.environ, "HARNESS_PACT_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-m", "pact", "-q", "-p", "no:cacheprovider", "suites/pact"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    stale = [
+        provider
+        for provider in PROVIDERS
+        if comparable(tmp_path / pact_file_name(provider)) != comparable(COMMITTED_PACTS / pact_file_name(provider))
+    ]
+    assert not stale, f"pacts/ is stale for {stale}: run `make pacts` and commit the result"

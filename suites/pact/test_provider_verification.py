@@ -1,0 +1,119 @@
+"""Each committed pact verified against our mock of its provider, states set through the admin surface.
+
+This proves consumer, contract and mock agree. The drift tests show what a provider team
+sees when its service no longer keeps the pact.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from suites.fixtures.mocks import LiveMocks
+from suites.pact.participants import PROVIDERS
+from suites.pact.verify_provider import verify_provider
+
+pytestmark = pytest.mark.live
+
+
+@pytest.fixture
+def drifted_strategy_service(live_mocks: LiveMocks) -> str:
+    """The strategy mock answering portfolios with a renamed field, and default lookups with 500."""
+    admin = live_mocks.admin("strategy-service")
+    renamed = {
+        "strategy_id": 42,
+        "accountId": "ZX1234",
+        "positions": [],
+        "pnl": None,
+        "as_of": "2026-11-26T10:15:00+05:30",
+    }
+    with httpx.Client(timeout=5) as client:
+        client.post(
+            f"{admin}/faults",
+            json={"kind": "respond", "status": 200, "body": renamed, "operation_id": "getStrategyPortfolio"},
+        ).raise_for_status()
+        client.post(
+            f"{admin}/faults", json={"kind": "status", "status": 500, "operation_id": "getDefaultStrategy"}
+        ).raise_for_status()
+    return live_mocks.url("strategy-service")
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_pact_holds_against_our_mock(live_mocks: LiveMocks, provider: str) -> None:
+    report = verify_provider(provider, live_mocks.url(provider), live_mocks.admin(provider) + "/states")
+    assert report.ok, str(report)
+    assert report.interactions >= 3
+
+
+def test_a_drifted_provider_fails_with_each_mismatch_named(
+    live_mocks: LiveMocks, drifted_strategy_service: str
+) -> None:
+    report = verify_provider(
+        "strategy-service", drifted_strategy_service, live_mocks.admin("strategy-service") + "/states"
+    )
+    assert not report.ok
+    failing = {m.interaction for m in report.mismatches}
+    assert failing == {
+        "a request for a strategy's portfolio",
+        "a request for the portfolio of a strategy that does not exist",
+        "a request for an account's default strategy",
+        "a request for the default strategy of an account without one",
+    }
+    portfolio = [m for m in report.mismatches if m.interaction == "a request for a strategy's portfolio"]
+    assert any(m.where == "$" and "account_id" in m.problem for m in portfolio)
+    statuses = [m for m in report.mismatches if m.where == "status"]
+    assert any("expected 200 but was 500" in m.problem for m in statuses)
+    assert "4 of 12 interactions failed" in str(report)
+
+
+def test_the_command_exits_non_zero_with_a_readable_report(
+    live_mocks: LiveMocks, drifted_strategy_service: str
+) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "suites.pact.verify_provider",
+            "--provider",
+            "strategy-service",
+            "--url",
+            drifted_strategy_service,
+            "--states-url",
+            live_mocks.admin("strategy-service") + "/states",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout.startswith("strategy-service: 4 of 12 interactions failed")
+    assert "  a request for a strategy's portfolio\n    - $: Actual map is missing the following keys: account_id" in (
+        result.stdout
+    )
+    assert "\x1b[" not in result.stdout  # no terminal colour codes in the report
+
+
+def test_the_command_refuses_an_unknown_provider() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "suites.pact.verify_provider", "--provider", "billing", "--url", "http://127.0.0.1:1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "invalid choice: 'billing'" in result.stderr
+
+
+def test_an_unreachable_provider_fails_every_interaction() -> None:
+    report = verify_provider("config-service", "http://127.0.0.1:9")
+    assert not report.ok
+    assert {m.interaction for m in report.mismatches} == {
+        "a listing of the registry",
+        "a lookup of a registered service",
+        "a lookup of a service that is not registered",
+    }
