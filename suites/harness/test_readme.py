@@ -50,3 +50,20 @@ def test_readme_fallback_table_is_the_code_table() -> None:
     }
     classes = {c.service: c for c in (StrategyServiceClient, AccountServiceClient, AnalyticsServiceClient)}
     assert all(callable(getattr(classes[service], method, None)) for service, _, method, _ in rows)
+
+
+def test_readme_documents_every_provider_state_the_pacts_use() -> None:
+    import json
+
+    documented = set(
+        re.findall(r"^\| ([a-z-]+-service) \| `([^`]+)` \|", (ROOT / "README.md").read_text(), re.MULTILINE)
+    )
+    used = {
+        (pact["provider"]["name"], state["name"])
+        for path in sorted((ROOT / "pacts").glob("*.json"))
+        for pact in [json.loads(path.read_text())]
+        for interaction in pact["interactions"]
+        for state in interaction.get("providerStates", [])
+    }
+    assert used
+    assert documented == used
