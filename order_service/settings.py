@@ -9,6 +9,7 @@ Every address and threshold the order service uses lives here (env-overridable w
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, Field
@@ -37,6 +38,27 @@ class BreakerSettings(BaseModel):
     half_open_max_calls: Annotated[int, Field(ge=1)] = 1
 
 
+AUTHORIZED_SERVICES: dict[str, list[str]] = {
+    "algo_engine": ["place_order", "modify_order", "cancel_order"],
+    "user_interface": ["place_order", "get_orders", "cancel_order"],
+    "risk_manager": ["cancel_order", "get_positions"],
+    "strategy_service": ["place_order", "modify_order"],
+}
+
+
+class SecuritySettings(BaseModel):
+    credentials_file: Annotated[Path | None, Field(description="Service API keys and signing secrets (JSON).")] = None
+    timestamp_tolerance: Annotated[int, Field(ge=1, le=3600, description="Seconds either way, inclusive.")] = 300
+    authorized_services: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in AUTHORIZED_SERVICES.items()}
+    )
+    jwt_secret: Annotated[str | None, Field(description="HS256 key of user tokens.")] = None
+    jwt_public_key: Annotated[str | None, Field(description="PEM key for RS256/ES256 user tokens.")] = None
+    jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
+    jwt_audience: str = "order-service"
+    jwt_issuer: str | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ORDER_SERVICE_", env_nested_delimiter="__", extra="ignore")
 
@@ -54,6 +76,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     retry: RetrySettings = RetrySettings()
     breaker: BreakerSettings = BreakerSettings()
+    security: SecuritySettings = SecuritySettings()
     stale_max_age: Annotated[float, Field(ge=0, description="Oldest last-known value a read may serve, seconds.")] = (
         300.0
     )

@@ -1,0 +1,45 @@
+"""Security failures: a public message in general words, the exact reason for the audit log.
+
+SecurityError
+├── AuthenticationError   401: missing or invalid credentials
+└── AuthorizationError    403: valid credentials, operation or account not allowed
+"""
+
+from __future__ import annotations
+
+PUBLIC = {
+    "missing_header": "missing or duplicated request credentials",
+    "duplicate_header": "missing or duplicated request credentials",
+    "unknown_identity": "invalid request credentials",  # identity, key and signature failures look the same
+    "bad_api_key": "invalid request credentials",
+    "malformed_signature": "invalid request credentials",
+    "bad_signature": "invalid request credentials",
+    "bad_timestamp": "request timestamp missing or outside the accepted window",
+    "stale_timestamp": "request timestamp missing or outside the accepted window",
+    "replayed": "request already seen",
+    "bad_token": "invalid or expired user token",
+    "operation_not_allowed": "the calling service may not perform this operation",
+    "account_not_allowed": "the user may not act for this trading account",
+}
+
+
+class SecurityError(Exception):
+    status = 401
+
+    def __init__(self, reason: str, detail: str, *, identity: str | None = None) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.identity = identity
+
+    @property
+    def public_message(self) -> str:
+        return PUBLIC.get(self.reason, "request refused")
+
+
+class AuthenticationError(SecurityError):
+    status = 401
+
+
+class AuthorizationError(SecurityError):
+    status = 403
