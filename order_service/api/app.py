@@ -115,8 +115,8 @@ def create_app(
     @app.post("/orders", status_code=201)
     async def place_order(
         order_request: PlaceOrderRequest,
-        trading_account_id: str = Depends(get_trading_account_id),
-        service_identity: str = Depends(validate_order_placement),
+        trading_account_id: Annotated[str, Depends(get_trading_account_id)],
+        service_identity: Annotated[str, Depends(validate_order_placement)],
     ) -> dict[str, Any]:
         order = orders.place(trading_account_id, order_request, service_identity)
         audit_event(
@@ -130,11 +130,11 @@ def create_app(
 
     @app.get("/orders")
     async def list_orders(
+        trading_account_id: Annotated[str, Depends(get_trading_account_id)],
+        _service: Annotated[str, Depends(validate_order_listing)],
         status: Annotated[OrderStatus | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         cursor: Annotated[str | None, Query(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None,
-        trading_account_id: str = Depends(get_trading_account_id),
-        _service: str = Depends(validate_order_listing),
     ) -> dict[str, Any]:
         items, next_cursor = orders.page(trading_account_id, status, limit, cursor)
         return {"items": items, "next_cursor": next_cursor}
@@ -142,8 +142,8 @@ def create_app(
     @app.get("/orders/{order_id}")
     async def get_order(
         order_id: ORDER_ID,
-        trading_account_id: str = Depends(get_trading_account_id),
-        _service: str = Depends(validate_order_listing),
+        trading_account_id: Annotated[str, Depends(get_trading_account_id)],
+        _service: Annotated[str, Depends(validate_order_listing)],
     ) -> dict[str, Any]:
         return orders.get(trading_account_id, order_id)
 
@@ -151,8 +151,8 @@ def create_app(
     async def modify_order(
         order_id: ORDER_ID,
         change: ModifyOrderRequest,
-        trading_account_id: str = Depends(get_trading_account_id),
-        service_identity: str = Depends(validate_order_modification),
+        trading_account_id: Annotated[str, Depends(get_trading_account_id)],
+        service_identity: Annotated[str, Depends(validate_order_modification)],
     ) -> dict[str, Any]:
         order = orders.modify(trading_account_id, order_id, change)
         audit_event("order_modified", order_id=order_id, account=trading_account_id, identity=service_identity)
@@ -161,8 +161,8 @@ def create_app(
     @app.delete("/orders/{order_id}")
     async def cancel_order(
         order_id: ORDER_ID,
-        trading_account_id: str = Depends(get_trading_account_id),
-        service_identity: str = Depends(validate_order_cancellation),
+        trading_account_id: Annotated[str, Depends(get_trading_account_id)],
+        service_identity: Annotated[str, Depends(validate_order_cancellation)],
     ) -> dict[str, Any]:
         order = orders.cancel(trading_account_id, order_id, service_identity)
         audit_event("order_cancelled", order_id=order_id, account=trading_account_id, identity=service_identity)
@@ -170,8 +170,8 @@ def create_app(
 
     @app.get("/positions")
     async def get_positions(
-        trading_account_id: str = Depends(get_trading_account_id),
-        _service: str = Depends(validate_positions_access),
+        trading_account_id: Annotated[str, Depends(get_trading_account_id)],
+        _service: Annotated[str, Depends(validate_positions_access)],
     ) -> dict[str, Any]:
         rows = orders.positions(trading_account_id)
         return {"net": rows, "day": rows}

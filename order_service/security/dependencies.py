@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
@@ -60,7 +61,7 @@ async def get_current_user(request: Request) -> User:
     return _context(request).users.user_from_header(request.headers.get("authorization"))
 
 
-async def get_trading_account_id(request: Request, user: User = Depends(get_current_user)) -> str:
+async def get_trading_account_id(request: Request, user: Annotated[User, Depends(get_current_user)]) -> str:
     return UserTokens.account_for(user, request.headers.get("x-trading-account-id"))
 
 
