@@ -1,0 +1,54 @@
+"""`python -m order_service.security`: sign and send one request with the dev keys (a curl for the order API).
+
+    python -m order_service.security POST http://127.0.0.1:8000/orders --identity algo_engine \\
+        --data '{"exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY",
+                 "order_type": "MARKET", "product": "MIS", "quantity": 1}'
+
+A dev user token for `--account` is added unless `--no-user`. Prints the status, the
+response headers with -i, and the body; exits 0 on 2xx, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import httpx
+
+from order_service.security.dev import dev_signer, dev_user_token
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m order_service.security", description=__doc__.splitlines()[0])
+    parser.add_argument("method", type=str.upper)
+    parser.add_argument("url")
+    parser.add_argument("--identity", default="algo_engine", help="calling service (dev keys)")
+    parser.add_argument("--data", help="JSON body")
+    parser.add_argument("--account", default="ZX1234", help="X-Trading-Account-Id, and the token's account")
+    parser.add_argument("--user", default="user-1", help="subject of the dev user token")
+    parser.add_argument("--no-user", action="store_true", help="send no user token and no account header")
+    parser.add_argument("-i", "--include", action="store_true", help="print the response headers")
+    args = parser.parse_args(argv)
+    headers = {"content-type": "application/json"} if args.data else {}
+    if not args.no_user:
+        headers["authorization"] = "Bearer " + dev_user_token(args.user, (args.account,))
+        headers["x-trading-account-id"] = args.account
+    try:
+        with httpx.Client(auth=dev_signer(args.identity), timeout=10) as client:
+            response = client.request(args.method, args.url, content=args.data, headers=headers)
+    except KeyError:
+        print(f"error: no dev keys for identity {args.identity!r}", file=sys.stderr)
+        return 2
+    except httpx.HTTPError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"HTTP {response.status_code}")
+    if args.include:
+        for name, value in response.headers.items():
+            print(f"{name}: {value}")
+    print(response.text)
+    return 0 if response.is_success else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,83 @@
+"""The signing CLI against a real order service (uvicorn on loopback)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from suites.fixtures.mocks import free_port
+from suites.fixtures.processes import stop_process
+
+pytestmark = pytest.mark.live
+SERVE = (
+    "import sys, uvicorn; from order_service.api.app import create_app; from order_service.settings import Settings; "
+    "from order_service.security.dev import dev_security_settings; "
+    "uvicorn.run(create_app(Settings(security=dev_security_settings())), host='127.0.0.1', port=int(sys.argv[1]), "
+    "log_level='warning')"
+)
+
+
+@pytest.fixture(scope="module")
+def order_service_url() -> Iterator[str]:
+    import time
+    import urllib.error
+    import urllib.request
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-c", SERVE, str(port)])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(url + "/orders", timeout=0.5)
+            except urllib.error.HTTPError:
+                break  # it answers (401 without credentials)
+            except OSError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        stop_process(process)
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "order_service.security", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_place_an_order_by_hand(order_service_url: str) -> None:
+    order = {
+        "exchange": "NSE",
+        "tradingsymbol": "INFY",
+        "transaction_type": "BUY",
+        "order_type": "MARKET",
+        "product": "MIS",
+        "quantity": 1,
+    }
+    result = cli("POST", order_service_url + "/orders", "--data", json.dumps(order))
+    assert result.returncode == 0, result.stdout + result.stderr
+    status, body = result.stdout.split("\n", 1)
+    assert status == "HTTP 201"
+    assert json.loads(body)["status"] == "COMPLETE"
+
+
+def test_a_refusal_exits_non_zero(order_service_url: str) -> None:
+    result = cli("GET", order_service_url + "/positions", "--identity", "algo_engine")
+    assert result.returncode == 1
+    assert result.stdout.startswith("HTTP 403")
+
+
+def test_query_strings_are_signed_as_sent(order_service_url: str) -> None:
+    result = cli("GET", order_service_url + "/orders?status=OPEN&limit=5", "--identity", "user_interface")
+    assert result.returncode == 0, result.stdout
+    assert json.loads(result.stdout.split("\n", 1)[1])["items"] == []
+
+
+def test_an_unknown_identity_is_a_usage_error() -> None:
+    result = cli("GET", "http://127.0.0.1:9/orders", "--identity", "billing")
+    assert result.returncode == 2
+    assert "no dev keys" in result.stderr

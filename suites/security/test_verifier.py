@@ -1,0 +1,149 @@
+"""The verifier's cases: tolerance edges, replays, malformed signatures, headers, keys, rotation."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from order_service.security.credentials import CredentialStore
+from order_service.security.errors import AuthenticationError
+from order_service.security.verifying import InMemoryReplayStore, RedisReplayStore, RequestVerifier
+from suites.fixtures.redis import RealRedis
+from suites.security.helpers import API_KEY, NOW, OLD_SECRET, SECRET, STORE, replace, signed, with_header
+
+pytestmark = pytest.mark.anyio
+
+
+async def reason(verifier: RequestVerifier, request: object) -> str | None:
+    try:
+        await verifier.verify(request)  # type: ignore[arg-type]
+    except AuthenticationError as exc:
+        return exc.reason
+    return None
+
+
+@pytest.mark.parametrize(
+    ("offset", "accepted"),
+    [
+        (-300, True),
+        (-301, False),
+        (300, True),
+        (301, False),
+        (0, True),
+        (-86_400, False),
+        (10**6, False),
+    ],
+)
+async def test_timestamp_tolerance_is_inclusive_both_ways(offset: int, accepted: bool) -> None:
+    """|now - timestamp| <= 300 s is accepted: the edge itself is inside, past and future alike."""
+    verifier = RequestVerifier(STORE, None, tolerance=300, clock=lambda: NOW)
+    outcome = await reason(verifier, signed(timestamp=NOW + offset))
+    assert (outcome is None) is accepted
+    if not accepted:
+        assert outcome == "stale_timestamp"
+
+
+@pytest.mark.parametrize("value", ["", "17957e5", "-1795700000", "1795700000.5", " 1795700000", "9" * 13])
+async def test_a_timestamp_that_is_not_unix_seconds_is_refused(value: str) -> None:
+    verifier = RequestVerifier(STORE, None, clock=lambda: NOW)
+    request = with_header(signed(), "x-request-timestamp", [value])
+    assert await reason(verifier, request) in ("bad_timestamp", "missing_header")
+
+
+async def test_a_replay_is_refused_within_the_window_and_stale_after_it() -> None:
+    clock = [float(NOW)]
+    verifier = RequestVerifier(STORE, InMemoryReplayStore(clock=lambda: clock[0]), clock=lambda: clock[0])
+    request = signed()
+    assert await reason(verifier, request) is None
+    assert await reason(verifier, request) == "replayed"
+    clock[0] += 299
+    assert await reason(verifier, request) == "replayed"
+    clock[0] += 2  # the replay record expired, and so did the timestamp
+    assert await reason(verifier, request) == "stale_timestamp"
+
+
+@pytest.mark.redis
+async def test_replays_are_shared_through_real_redis(real_redis: RealRedis, redis_client: redis.Redis) -> None:
+    first = aioredis.Redis.from_url(real_redis.url)
+    second = aioredis.Redis.from_url(real_redis.url)
+    try:
+        import time
+
+        now = int(time.time())
+        replica_a = RequestVerifier(STORE, RedisReplayStore(first), clock=lambda: now)
+        replica_b = RequestVerifier(STORE, RedisReplayStore(second), clock=lambda: now)
+        request = signed(timestamp=now)
+        assert await reason(replica_a, request) is None
+        assert await reason(replica_b, request) == "replayed"  # the other replica saw it
+        ttl = redis_client.ttl(f"replay:{request.headers['x-request-signature'][0]}")
+        assert 0 < ttl <= 301  # kept only as long as the timestamp could still pass
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+@pytest.mark.parametrize("value", ["abc", "0" * 63, "0" * 65, "G" * 64, "A" * 64, "é" * 64, "\x00" * 64, " " * 64])
+async def test_a_malformed_signature_is_refused_without_an_exception(value: str) -> None:
+    verifier = RequestVerifier(STORE, None, clock=lambda: NOW)
+    assert await reason(verifier, with_header(signed(), "x-request-signature", [value])) == "malformed_signature"
+
+
+@pytest.mark.parametrize(
+    "header", ["x-service-identity", "x-internal-api-key", "x-request-timestamp", "x-request-signature"]
+)
+async def test_each_missing_header_is_refused(header: str) -> None:
+    verifier = RequestVerifier(STORE, None, clock=lambda: NOW)
+    assert await reason(verifier, with_header(signed(), header, None)) == "missing_header"
+    assert await reason(verifier, with_header(signed(), header, [""])) == "missing_header"
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["x-service-identity", "x-internal-api-key", "x-request-timestamp", "x-request-signature", "x-request-nonce"],
+)
+async def test_each_duplicated_header_is_refused(header: str) -> None:
+    verifier = RequestVerifier(STORE, None, clock=lambda: NOW)
+    request = signed()
+    doubled = with_header(request, header, [*request.headers[header], *request.headers[header]])
+    assert await reason(verifier, doubled) == "duplicate_header"
+
+
+async def test_the_path_is_signed_exactly_as_sent() -> None:
+    verifier = RequestVerifier(STORE, None, clock=lambda: NOW)
+    encoded = signed(method="DELETE", path="/orders/AB%2F12", body=b"")
+    dotted = signed(method="DELETE", path="/orders/x/../261126000000042", body=b"")
+    assert await reason(verifier, encoded) is None
+    assert await reason(verifier, replace(encoded, path="/orders/AB/12")) == "bad_signature"
+    assert await reason(verifier, replace(encoded, path="/orders/AB%2f12")) == "bad_signature"
+    assert await reason(verifier, dotted) is None
+    assert await reason(verifier, replace(dotted, path="/orders/261126000000042")) == "bad_signature"
+
+
+async def test_an_empty_body_is_not_an_empty_object() -> None:
+    verifier = RequestVerifier(STORE, None, clock=lambda: NOW)
+    empty = signed(method="PATCH", body=b"")
+    assert await reason(verifier, empty) is None
+    assert await reason(verifier, replace(empty, body=b"{}")) == "bad_signature"
+
+
+async def test_unknown_identity_and_revoked_key() -> None:
+    verifier = RequestVerifier(STORE, None, clock=lambda: NOW)
+    assert await reason(verifier, signed(identity="billing")) == "unknown_identity"
+    assert await reason(verifier, signed(api_key="revoked-key")) == "bad_api_key"
+
+
+async def test_rotation_any_active_secret_verifies_a_removed_one_does_not() -> None:
+    verifier = RequestVerifier(STORE, None, clock=lambda: NOW)
+    assert await reason(verifier, signed(secret=SECRET)) is None
+    assert await reason(verifier, signed(secret=OLD_SECRET)) is None
+    rotated = CredentialStore.from_mapping(
+        {"services": {"algo_engine": {"api_keys": [API_KEY], "signing_secrets": [SECRET.decode()]}}}
+    )
+    after_rotation = RequestVerifier(rotated, None, clock=lambda: NOW)
+    assert await reason(after_rotation, signed(secret=OLD_SECRET)) == "bad_signature"
+
+
+def test_credentials_refuse_an_identity_without_keys() -> None:
+    with pytest.raises(ValueError, match="algo_engine: needs at least one API key"):
+        CredentialStore.from_mapping({"services": {"algo_engine": {"signing_secrets": ["s"]}}})
