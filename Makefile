@@ -51,6 +51,7 @@ bench: venv
 	command -v wrk >/dev/null || [ "$$(id -u)" != 0 ] || apt-get install -y -qq wrk >/dev/null 2>&1 || true
 	$(BIN)/python -m suites.bench.bench_mocks $(BENCH_ARGS)
 	$(BIN)/python -m suites.bench.bench_clients
+	$(BIN)/python -m suites.bench.bench_signing
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
