@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: mocks test lint fuzz bench pacts verify-provider venv clean
+.PHONY: mocks test lint fuzz bench pacts verify-provider container-tier container-tier-stop venv clean
 
 venv: $(STAMP)
 
@@ -23,7 +23,7 @@ mocks: venv
 
 ## Run every suite.
 test: venv
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(if $(HARNESS_REDIS_SOURCE),HARNESS_REDIS_SOURCE=$(HARNESS_REDIS_SOURCE)) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## ruff (lint and format) and mypy (strict for the packages).
 lint: venv
@@ -45,6 +45,14 @@ pacts: venv
 verify-provider: venv
 	@test -n "$(PROVIDER)" -a -n "$(URL)" || { echo "usage: make verify-provider PROVIDER=<name> URL=<base url> [STATES_URL=<url>]"; exit 2; }
 	$(BIN)/python -m suites.pact.verify_provider --provider "$(PROVIDER)" --url "$(URL)" $(if $(STATES_URL),--states-url "$(STATES_URL)")
+
+## Containerized Redis without Docker: Podman's API on a private socket, a locally built image.
+## Then: eval "$$(scripts/container-tier.sh env)"; make test PYTEST_ARGS="-m redis" HARNESS_REDIS_SOURCE=container
+container-tier:
+	@scripts/container-tier.sh start
+
+container-tier-stop:
+	@scripts/container-tier.sh stop
 
 ## Throughput, latency, cold start and memory of a real mock (see suites/bench/).
 bench: venv

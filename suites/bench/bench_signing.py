@@ -24,17 +24,29 @@ from order_service.security.verifying import RedisReplayStore, RequestVerifier, 
 from suites.bench.bench_mocks import free_port
 from suites.fixtures.processes import stop_process
 
-STORE = CredentialStore.from_mapping({"services": {"algo_engine": {"api_keys": ["k" * 24],
-                                                                   "signing_secrets": ["s" * 32]}}})
+STORE = CredentialStore.from_mapping(
+    {"services": {"algo_engine": {"api_keys": ["k" * 24], "signing_secrets": ["s" * 32]}}}
+)
 BODY = (b'{"exchange":"NSE","tradingsymbol":"INFY","pad":"' + b"x" * 1024)[:1022] + b'"}'
 
 
 def request(timestamp: int, nonce: str) -> SignedRequest:
-    text = string_to_sign(timestamp=str(timestamp), method="POST", path="/orders", query="", identity="algo_engine",
-                          nonce=nonce, body=BODY)
-    headers = {"x-service-identity": ["algo_engine"], "x-internal-api-key": ["k" * 24],
-               "x-request-timestamp": [str(timestamp)], "x-request-signature": [signature(b"s" * 32, text)],
-               "x-request-nonce": [nonce]}
+    text = string_to_sign(
+        timestamp=str(timestamp),
+        method="POST",
+        path="/orders",
+        query="",
+        identity="algo_engine",
+        nonce=nonce,
+        body=BODY,
+    )
+    headers = {
+        "x-service-identity": ["algo_engine"],
+        "x-internal-api-key": ["k" * 24],
+        "x-request-timestamp": [str(timestamp)],
+        "x-request-signature": [signature(b"s" * 32, text)],
+        "x-request-nonce": [nonce],
+    }
     return SignedRequest("POST", "/orders", "", headers, BODY)
 
 
@@ -86,15 +98,31 @@ def wait_for_redis(url: str, timeout: float = 10.0) -> None:
 def main() -> int:
     rounds = 20_000
     check = statistics.median(bench_check(rounds))
-    print(f"\nverify a signed 1 KiB request, no replay check: median {check * 1e6:.1f} us over {rounds:,} "
-          f"(target < 20 us)")
+    print(
+        f"\nverify a signed 1 KiB request, no replay check: median {check * 1e6:.1f} us over {rounds:,} "
+        f"(target < 20 us)"
+    )
     url = os.environ.get("REDIS_URL")
     process = None
     workdir = tempfile.mkdtemp()
     if not url and shutil.which("redis-server"):
         port = free_port()
-        process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                    "--appendonly", "no", "--dir", workdir], stdout=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                workdir,
+            ],
+            stdout=subprocess.DEVNULL,
+        )
         url = f"redis://127.0.0.1:{port}/0"
         wait_for_redis(url)
     if not url:
@@ -106,8 +134,10 @@ def main() -> int:
         if process is not None:
             stop_process(process)
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"with the replay check in Redis (SET NX EXAT, loopback): median {with_replay * 1e6:.1f} us, "
-          f"adding {(with_replay - check) * 1e6:.1f} us")
+    print(
+        f"with the replay check in Redis (SET NX EXAT, loopback): median {with_replay * 1e6:.1f} us, "
+        f"adding {(with_replay - check) * 1e6:.1f} us"
+    )
     return 0
 
 

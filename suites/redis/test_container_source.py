@@ -1,0 +1,57 @@
+"""The container source is a real container: its own process namespace, gone when the fixture ends."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import redis
+
+from suites.fixtures.redis import _docker_answers, _from_container
+
+pytestmark = pytest.mark.redis
+
+
+def redis_server_pids() -> list[int]:
+    """Host processes named redis-server (the container's are not visible under these PIDs)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "redis-server":
+                found.append(int(entry.name))
+        except OSError:
+            continue  # the process ended while we looked
+    return found
+
+
+@pytest.fixture
+def engine() -> None:
+    if not _docker_answers():
+        reason = "no Docker-compatible engine answers (scripts/container-tier.sh start sets up Podman)"
+        if os.environ.get("HARNESS_REDIS_SOURCE") == "container":
+            pytest.fail(reason + "; HARNESS_REDIS_SOURCE=container requires one")
+        pytest.skip(reason)
+
+
+@pytest.mark.usefixtures("engine")
+def test_the_container_is_a_container_and_goes_away() -> None:
+    import docker
+
+    source = _from_container()
+    server = next(source)
+    client = docker.from_env()
+    try:
+        assert server.container_id is not None
+        assert client.containers.get(server.container_id).status == "running"
+        with redis.Redis.from_url(server.url) as conn:
+            assert conn.ping()
+            pid_inside = conn.info("server")["process_id"]
+        host_redis_pids = set(redis_server_pids())
+        assert pid_inside == 1  # the first process of its own PID namespace
+        assert pid_inside not in host_redis_pids
+    finally:
+        next(source, None)
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get(server.container_id)
+    client.close()
