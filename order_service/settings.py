@@ -10,10 +10,12 @@ Every address and threshold the order service uses lives here (env-overridable w
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from order_service.keys import PATTERN_OF_PREFIX
 
 
 class HttpSettings(BaseModel):
@@ -59,6 +61,23 @@ class SecuritySettings(BaseModel):
     jwt_issuer: str | None = None
 
 
+class RedisMonitorSettings(BaseModel):
+    prefixes: dict[str, str] = Field(
+        default_factory=lambda: dict(PATTERN_OF_PREFIX),
+        description="Key prefix -> usage pattern; the longest matching prefix wins, others count as 'other'.",
+    )
+    memory_warning: Annotated[float, Field(gt=0, le=1)] = 0.80
+    memory_critical: Annotated[float, Field(gt=0, le=1)] = 0.95
+    pool_warning: Annotated[float, Field(gt=0, le=1)] = 0.75
+    latency_warning_ms: Annotated[float, Field(gt=0)] = 100.0
+    ping_samples: Annotated[int, Field(ge=1, le=20)] = 3
+    scan_interval: Annotated[float, Field(gt=0, description="Seconds between background usage scans.")] = 60.0
+    scan_budget_ms: Annotated[float, Field(gt=0, le=50, description="Server time one scan step may take.")] = 2.0
+    mode: Literal["exact", "sampled", "auto"] = "auto"
+    exact_up_to_keys: Annotated[int, Field(ge=0, description="auto: exact below this many keys.")] = 2_000_000
+    sample_size: Annotated[int, Field(ge=100, le=1_000_000)] = 40_000
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ORDER_SERVICE_", env_nested_delimiter="__", extra="ignore")
 
@@ -77,6 +96,7 @@ class Settings(BaseSettings):
     retry: RetrySettings = RetrySettings()
     breaker: BreakerSettings = BreakerSettings()
     security: SecuritySettings = SecuritySettings()
+    redis_monitor: RedisMonitorSettings = RedisMonitorSettings()
     stale_max_age: Annotated[float, Field(ge=0, description="Oldest last-known value a read may serve, seconds.")] = (
         300.0
     )

@@ -34,6 +34,7 @@ from order_service.security.errors import SecurityError
 from order_service.security.identity import CriticalServiceAuth
 from order_service.security.users import UserTokens
 from order_service.security.verifying import InMemoryReplayStore, RedisReplayStore, ReplayStore, RequestVerifier
+from order_service.services.redis_usage_monitor import RedisUsageMonitor
 from order_service.settings import Settings
 
 ORDER_ID = Annotated[str, Path(pattern=r"^[0-9]{15}$")]
@@ -92,6 +93,8 @@ def create_app(
     )
     app.state.registry = registry
     orders = book or OrderBook(SimulatedBroker(LAST_PRICES))
+    monitor = RedisUsageMonitor(redis, settings.redis_monitor, registry=registry) if redis is not None else None
+    app.state.redis_monitor = monitor
     app.add_exception_handler(SecurityError, security_error_handler)
     app.add_exception_handler(RequestValidationError, _invalid)
 
@@ -111,6 +114,13 @@ def create_app(
     @app.exception_handler(OrderFinal)
     async def _final(_: Request, exc: OrderFinal) -> JSONResponse:
         return _error(409, "conflict", str(exc))
+
+    @app.get("/health/redis")
+    async def redis_health() -> JSONResponse:
+        if monitor is None:
+            return _error(503, "unavailable", "this order service runs without Redis")
+        status, body = await monitor.health_report()
+        return JSONResponse(body, status_code=status)
 
     @app.post("/orders", status_code=201)
     async def place_order(

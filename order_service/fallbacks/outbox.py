@@ -27,6 +27,8 @@ from typing import Any, Literal, Protocol
 
 import redis.asyncio as aioredis
 
+from order_service import keys
+
 log = logging.getLogger("order_service.outbox")
 
 Delivery = Literal["delivered", "rejected", "unavailable"]
@@ -113,7 +115,7 @@ class InMemoryOutbox:
 class RedisOutbox:
     """Durable and shared: a list of ids per service, the items in one hash."""
 
-    def __init__(self, client: aioredis.Redis, *, prefix: str = "outbox", lock_ttl_ms: int = 30_000) -> None:
+    def __init__(self, client: aioredis.Redis, *, prefix: str = keys.OUTBOX, lock_ttl_ms: int = 30_000) -> None:
         self._redis = client
         self._prefix = prefix
         self._lock_ttl_ms = lock_ttl_ms

@@ -19,6 +19,7 @@ from typing import Protocol
 
 import redis.asyncio as aioredis
 
+from order_service import keys
 from order_service.security.credentials import CredentialStore, hash_api_key
 from order_service.security.errors import AuthenticationError
 from order_service.security.signing import API_KEY, IDENTITY, NONCE, SIGNATURE, TIMESTAMP, signature, string_to_sign
@@ -63,7 +64,7 @@ class InMemoryReplayStore:
 
 
 class RedisReplayStore:
-    def __init__(self, client: aioredis.Redis, *, prefix: str = "replay") -> None:
+    def __init__(self, client: aioredis.Redis, *, prefix: str = keys.REPLAY) -> None:
         self._redis = client
         self._prefix = prefix
 

@@ -1,0 +1,409 @@
+"""Redis data-plane monitoring: saturation health every poll, usage by pattern in the background.
+
+Health is cheap and asked for on every `/health/redis`: INFO (memory, clients, stats),
+DBSIZE, a few PINGs, and the connection pool's own count. Usage by pattern walks the
+keyspace with SCAN only (never KEYS): a Lua step SCANs and takes MEMORY USAGE (default
+sampling) for as many keys as fit in `scan_budget_ms` of server time, so no command of the
+monitor blocks Redis for long, and returns keys and sizes in one reply. Keys that expire
+mid-scan are skipped; keys SCAN returns twice are counted once. Sampled mode draws
+RANDOMKEY `sample_size` times and scales by DBSIZE.
+On a cluster every primary is scanned. The exact scan runs on an interval and the health
+endpoint serves its cached result with `as_of`, so a health request never scans.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import statistics
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry, Gauge
+from redis.asyncio.cluster import RedisCluster
+
+from order_service.settings import RedisMonitorSettings
+
+log = logging.getLogger("order_service.redis_monitor")
+MB = 1024 * 1024
+
+_SCAN_STEP = """
+local cursor = ARGV[1]
+local budget = tonumber(ARGV[2])
+local out = {}
+local t0 = redis.call('TIME')
+local start = t0[1] * 1000000 + t0[2]
+repeat
+  local res = redis.call('SCAN', cursor, 'COUNT', 200)
+  cursor = res[1]
+  for _, key in ipairs(res[2]) do
+    local size = redis.call('MEMORY', 'USAGE', key)
+    if size then
+      out[#out + 1] = key
+      out[#out + 1] = size
+    end
+  end
+  local t = redis.call('TIME')
+until cursor == '0' or (t[1] * 1000000 + t[2]) - start >= budget
+table.insert(out, 1, cursor)
+return out
+"""
+
+_SAMPLE_STEP = """
+local wanted = tonumber(ARGV[1])
+local budget = tonumber(ARGV[2])
+local out = {}
+local drawn = 0
+local t0 = redis.call('TIME')
+local start = t0[1] * 1000000 + t0[2]
+while drawn < wanted do
+  local key = redis.call('RANDOMKEY')
+  if not key then break end
+  drawn = drawn + 1
+  local size = redis.call('MEMORY', 'USAGE', key)
+  if size then
+    out[#out + 1] = key
+    out[#out + 1] = size
+  end
+  if drawn % 100 == 0 then
+    local t = redis.call('TIME')
+    if (t[1] * 1000000 + t[2]) - start >= budget then break end
+  end
+end
+table.insert(out, 1, drawn)
+return out
+"""
+
+
+class RedisUsagePattern(StrEnum):
+    IDEMPOTENCY = "idempotency"  # Duplicate order protection
+    RATE_LIMITING = "rate_limiting"  # API rate limits
+    CACHING = "caching"  # Performance cache
+    REAL_TIME_DATA = "real_time_data"  # Live market data
+    WORKER_COORDINATION = "worker_coordination"  # Background jobs
+    OTHER = "other"  # keys no registered prefix claims
+
+
+class PatternClassifier:
+    """The usage pattern of a key: its longest registered prefix.
+
+    Scans classify millions of keys, so answers are remembered per first segment (the key
+    up to its first ':') whenever no longer registered prefix starts with that segment.
+    """
+
+    def __init__(self, prefixes: Mapping[str, str]) -> None:
+        known = {p.value for p in RedisUsagePattern}
+        unknown = {v for v in prefixes.values() if v not in known}
+        if unknown:
+            raise ValueError(f"unknown usage patterns {sorted(unknown)}; known: {sorted(known)}")
+        self._by_prefix = {p.encode(): v for p, v in prefixes.items()}
+        self._lengths = sorted({len(p) for p in self._by_prefix}, reverse=True)
+        self._memo: dict[bytes, str] = {}
+        self._ambiguous = {p[: p.find(b":") + 1] for p in self._by_prefix if p.count(b":") > 1 or not p.endswith(b":")}
+
+    def classify(self, key: bytes) -> RedisUsagePattern:
+        return RedisUsagePattern(self.pattern_of(key))
+
+    def pattern_of(self, key: bytes) -> str:
+        segment = key[: key.find(b":") + 1]
+        found = self._memo.get(segment)
+        if found is not None:
+            return found
+        for length in self._lengths:
+            found = self._by_prefix.get(key[:length])
+            if found is not None:
+                break
+        else:
+            found = RedisUsagePattern.OTHER.value
+        if segment and segment not in self._ambiguous and len(self._memo) < 10_000:
+            self._memo[segment] = found
+        return found
+
+
+@dataclass(frozen=True)
+class PatternUsage:
+    key_count: int
+    memory_bytes: int
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    mode: Literal["exact", "sampled"]
+    as_of: datetime
+    duration_s: float
+    total_keys: int  # DBSIZE, summed over primaries
+    used_memory_bytes: int  # INFO used_memory, summed over primaries
+    patterns: dict[str, PatternUsage]
+    keys_examined: int  # distinct keys measured (exact) or keys drawn (sampled)
+
+    @property
+    def unattributed_bytes(self) -> int:
+        """Memory no key accounts for: the server's own overhead, buffers, fragmentation."""
+        return max(self.used_memory_bytes - sum(p.memory_bytes for p in self.patterns.values()), 0)
+
+
+@dataclass(frozen=True)
+class RedisHealth:
+    is_healthy: bool
+    memory_usage_percentage: float
+    memory_limit: Literal["maxmemory", "system_memory", "unknown"]
+    connection_pool_usage: float
+    latency_ms: float
+    total_keys: int
+    used_memory_bytes: int
+    warnings: list[str] = field(default_factory=list)
+    critical_issues: list[str] = field(default_factory=list)
+
+
+class MonitoredConnectionPool(aioredis.BlockingConnectionPool):
+    """A blocking pool that counts the connections in use (redis-py keeps no public count)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.in_use = 0
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        connection = await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+        self.in_use += 1
+        return connection
+
+    async def release(self, connection: Any) -> None:
+        self.in_use -= 1
+        await super().release(connection)
+
+    def usage(self) -> float:
+        return self.in_use / self.max_connections
+
+
+class RedisUsageMonitor:
+    def __init__(
+        self,
+        client: aioredis.Redis | RedisCluster,
+        settings: RedisMonitorSettings,
+        *,
+        registry: CollectorRegistry | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._classifier = PatternClassifier(settings.prefixes)
+        self._clock = clock
+        self.latest: UsageReport | None = None
+        registry = registry or CollectorRegistry()
+        self._memory_gauge = Gauge(
+            "redis_usage_memory_percentage", "Redis used memory, % of the limit.", registry=registry
+        )
+        self._keys_gauge = Gauge("redis_usage_pattern_keys", "Keys per usage pattern.", ["pattern"], registry=registry)
+        self._bytes_gauge = Gauge(
+            "redis_usage_pattern_bytes", "Bytes per usage pattern.", ["pattern"], registry=registry
+        )
+
+    # -- nodes -----------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _primaries(self) -> AsyncIterator[list[aioredis.Redis]]:
+        """A client of every primary: the client itself, or one per primary of a cluster."""
+        if not isinstance(self._client, RedisCluster):
+            yield [self._client]
+            return
+        await self._client.initialize()
+        nodes = [aioredis.Redis(host=n.host, port=int(n.port), socket_timeout=5) for n in self._client.get_primaries()]
+        try:
+            yield nodes
+        finally:
+            for node in nodes:
+                await node.aclose()
+
+    # -- health ------------------------------------------------------------------------------
+    async def health(self, *, timeout: float = 0.9) -> RedisHealth:
+        """Cheap saturation health; unreachable Redis is an answer (unhealthy), not an error."""
+        try:
+            return await asyncio.wait_for(self._health(), timeout)
+        except (TimeoutError, aioredis.RedisError, OSError) as exc:
+            reason = f"no answer within {timeout:.1f} s" if isinstance(exc, TimeoutError) else str(exc)
+            return RedisHealth(
+                False, 0.0, "unknown", self._pool_usage(), 0.0, 0, 0, [], [f"redis unreachable: {reason}"]
+            )
+
+    async def _health(self) -> RedisHealth:
+        async with self._primaries() as nodes:
+            return await self._health_of(nodes)
+
+    async def _health_of(self, nodes: list[aioredis.Redis]) -> RedisHealth:
+        used = limit = keys = 0
+        system_limit = False
+        latencies: list[float] = []
+        for node in nodes:
+            memory = await node.info("memory")
+            keys += int(await node.dbsize())
+            used += int(memory["used_memory"])
+            node_limit = int(memory.get("maxmemory", 0))
+            if node_limit == 0:  # no maxmemory: Redis can grow to the machine's memory
+                node_limit = int(memory.get("total_system_memory", 0))
+                system_limit = True
+            limit += node_limit
+            for _ in range(self._settings.ping_samples):
+                began = time.perf_counter()
+                await node.ping()
+                latencies.append((time.perf_counter() - began) * 1000)
+        percentage = round(100.0 * used / limit, 2) if limit else 0.0
+        latency = statistics.median(latencies)
+        pool = self._pool_usage()
+        settings = self._settings
+        warnings: list[str] = []
+        critical: list[str] = []
+        of_what = "total system memory (no maxmemory is set)" if system_limit else "maxmemory"
+        if percentage >= settings.memory_critical * 100:
+            critical.append(
+                f"memory usage {percentage:.1f}% of {of_what} is at or above the critical threshold "
+                f"of {settings.memory_critical * 100:.0f}%"
+            )
+        elif percentage >= settings.memory_warning * 100:
+            warnings.append(
+                f"memory usage {percentage:.1f}% of {of_what} is at or above the warning threshold "
+                f"of {settings.memory_warning * 100:.0f}%"
+            )
+        if pool >= settings.pool_warning * 100:
+            warnings.append(f"connection pool usage {pool:.1f}% is at or above {settings.pool_warning * 100:.0f}%")
+        if latency >= settings.latency_warning_ms:
+            warnings.append(f"PING latency {latency:.1f} ms is at or above {settings.latency_warning_ms:.0f} ms")
+        self._memory_gauge.set(percentage)
+        return RedisHealth(
+            not critical,
+            percentage,
+            "system_memory" if system_limit else "maxmemory",
+            pool,
+            round(latency, 3),
+            keys,
+            used,
+            warnings,
+            critical,
+        )
+
+    def _pool_usage(self) -> float:
+        pool = getattr(self._client, "connection_pool", None)
+        return round(100.0 * pool.usage(), 1) if isinstance(pool, MonitoredConnectionPool) else 0.0
+
+    # -- usage by pattern --------------------------------------------------------------------
+    async def scan(self, mode: Literal["exact", "sampled", "auto"] | None = None) -> UsageReport:
+        """Usage by pattern, exact or sampled (auto: exact up to `exact_up_to_keys`); cached as `latest`."""
+        async with self._primaries() as nodes:
+            return await self._scan(nodes, mode)
+
+    async def _scan(self, nodes: list[aioredis.Redis], mode: Literal["exact", "sampled", "auto"] | None) -> UsageReport:
+        began = self._clock()
+        total_keys = sum([int(await node.dbsize()) for node in nodes])
+        used = sum([int((await node.info("memory"))["used_memory"]) for node in nodes])
+        chosen = mode or self._settings.mode
+        if chosen == "auto":
+            chosen = "exact" if total_keys <= self._settings.exact_up_to_keys else "sampled"
+        counts = {p.value: 0 for p in RedisUsagePattern}
+        sizes = {p.value: 0 for p in RedisUsagePattern}
+        if chosen == "exact":
+            examined = sum([await self._scan_node(node, counts, sizes) for node in nodes])
+            patterns = {p: PatternUsage(counts[p], sizes[p]) for p in counts}
+        else:
+            examined = 0
+            for node in nodes:
+                node_keys = int(await node.dbsize())
+                share = max(1, round(self._settings.sample_size * node_keys / total_keys)) if total_keys else 0
+                examined += await self._sample_node(node, share, node_keys, counts, sizes)
+            patterns = {p: PatternUsage(round(counts[p]), round(sizes[p])) for p in counts}
+        report = UsageReport(
+            chosen, datetime.now(UTC), round(self._clock() - began, 3), total_keys, used, patterns, examined
+        )
+        self.latest = report
+        for name, usage in patterns.items():
+            self._keys_gauge.labels(name).set(usage.key_count)
+            self._bytes_gauge.labels(name).set(usage.memory_bytes)
+        return report
+
+    async def _scan_node(self, node: aioredis.Redis, counts: dict[str, int], sizes: dict[str, int]) -> int:
+        step = node.register_script(_SCAN_STEP)
+        budget = int(self._settings.scan_budget_ms * 1000)
+        seen: set[int] = set()  # hashes of keys already counted: SCAN may return a key twice
+        pattern_of = self._classifier.pattern_of
+        cursor: bytes | str = "0"
+        while True:
+            reply = await step(args=[cursor, budget])
+            cursor = reply[0]
+            for key, size in zip(reply[1::2], reply[2::2], strict=True):
+                fingerprint = hash(key)
+                if fingerprint in seen:
+                    continue
+                seen.add(fingerprint)
+                pattern = pattern_of(key)
+                counts[pattern] += 1
+                sizes[pattern] += size
+            if cursor in (b"0", "0"):
+                return len(seen)
+
+    async def _sample_node(
+        self, node: aioredis.Redis, wanted: int, node_keys: int, counts: dict[str, Any], sizes: dict[str, Any]
+    ) -> int:
+        step = node.register_script(_SAMPLE_STEP)
+        budget = int(self._settings.scan_budget_ms * 1000)
+        drawn, sample_counts, sample_sizes = 0, dict.fromkeys(counts, 0), dict.fromkeys(sizes, 0)
+        while drawn < wanted:
+            reply = await step(args=[wanted - drawn, budget])
+            if int(reply[0]) == 0:
+                break  # an empty keyspace
+            drawn += int(reply[0])
+            for key, size in zip(reply[1::2], reply[2::2], strict=True):
+                pattern = self._classifier.pattern_of(key)
+                sample_counts[pattern] += 1
+                sample_sizes[pattern] += size
+        if drawn:
+            scale = node_keys / drawn
+            for pattern in counts:
+                counts[pattern] += sample_counts[pattern] * scale
+                sizes[pattern] += sample_sizes[pattern] * scale
+        return drawn
+
+    async def run(self, *, stop: asyncio.Event) -> None:
+        """Scan every `scan_interval` seconds until `stop` is set; a failed scan is logged and retried."""
+        while not stop.is_set():
+            try:
+                await self.scan()
+            except (aioredis.RedisError, OSError) as exc:
+                log.warning("REDIS_USAGE_SCAN_FAILED: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._settings.scan_interval)
+
+    # -- the compliance document's response format ----------------------------------------
+    async def health_report(self) -> tuple[int, dict[str, Any]]:
+        """(status code, body) of `GET /health/redis`: 200 when healthy, 503 when not."""
+        health = await self.health()
+        report = self.latest
+        patterns = report.patterns if report else {}
+        body: dict[str, Any] = {
+            "status": "healthy" if health.is_healthy else "unhealthy",
+            "redis_health": {
+                "is_healthy": health.is_healthy,
+                "memory_usage_percentage": health.memory_usage_percentage,
+                "memory_limit": health.memory_limit,
+                "connection_pool_usage": health.connection_pool_usage,
+                "latency_ms": health.latency_ms,
+                "warnings": health.warnings,
+                "critical_issues": health.critical_issues,
+            },
+            "redis_usage": {
+                "total_keys": report.total_keys if report else health.total_keys,
+                "total_memory_mb": round((report.used_memory_bytes if report else health.used_memory_bytes) / MB, 2),
+                "patterns": {
+                    name: {"key_count": usage.key_count, "memory_usage_mb": round(usage.memory_bytes / MB, 3)}
+                    for name, usage in patterns.items()
+                    if usage.key_count
+                },
+                "unattributed_memory_mb": round(report.unattributed_bytes / MB, 2) if report else None,
+                "mode": report.mode if report else None,
+                "keys_examined": report.keys_examined if report else 0,
+                "as_of": report.as_of.isoformat(timespec="seconds") if report else None,
+            },
+        }
+        return (200 if health.is_healthy else 503), body
