@@ -60,6 +60,7 @@ bench: venv
 	$(BIN)/python -m suites.bench.bench_mocks $(BENCH_ARGS)
 	$(BIN)/python -m suites.bench.bench_clients
 	$(BIN)/python -m suites.bench.bench_signing
+	$(BIN)/python -m suites.bench.bench_redis_usage
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -72,7 +72,7 @@ class RedisMonitorSettings(BaseModel):
     latency_warning_ms: Annotated[float, Field(gt=0)] = 100.0
     ping_samples: Annotated[int, Field(ge=1, le=20)] = 3
     scan_interval: Annotated[float, Field(gt=0, description="Seconds between background usage scans.")] = 60.0
-    scan_budget_ms: Annotated[float, Field(gt=0, le=50, description="Server time one scan step may take.")] = 2.0
+    scan_budget_ms: Annotated[float, Field(gt=0, le=50, description="Server time one scan step may take.")] = 1.0
     mode: Literal["exact", "sampled", "auto"] = "auto"
     exact_up_to_keys: Annotated[int, Field(ge=0, description="auto: exact below this many keys.")] = 2_000_000
     sample_size: Annotated[int, Field(ge=100, le=1_000_000)] = 40_000
