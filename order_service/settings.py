@@ -9,6 +9,7 @@ Every address and threshold the order service uses lives here (env-overridable w
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -78,6 +79,15 @@ class RedisMonitorSettings(BaseModel):
     sample_size: Annotated[int, Field(ge=100, le=1_000_000)] = 40_000
 
 
+class AnomalySettings(BaseModel):
+    orders_per_minute: Annotated[int, Field(ge=1)] = 30
+    max_quantity: Annotated[int, Field(ge=1)] = 50_000
+    max_value: Annotated[Decimal, Field(gt=0, description="INR; 10 lakh.")] = Decimal(1_000_000)
+    symbols_per_day: Annotated[int, Field(ge=1)] = 15
+    cancellations_per_minute: Annotated[int, Field(ge=1)] = 20
+    policy: Literal["log", "reject_critical"] = "log"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ORDER_SERVICE_", env_nested_delimiter="__", extra="ignore")
 
@@ -97,6 +107,7 @@ class Settings(BaseSettings):
     breaker: BreakerSettings = BreakerSettings()
     security: SecuritySettings = SecuritySettings()
     redis_monitor: RedisMonitorSettings = RedisMonitorSettings()
+    anomaly: AnomalySettings = AnomalySettings()
     stale_max_age: Annotated[float, Field(ge=0, description="Oldest last-known value a read may serve, seconds.")] = (
         300.0
     )

@@ -21,6 +21,7 @@ from order_service.clients.account import AccountServiceClient
 from order_service.clients.analytics import AnalyticsServiceClient
 from order_service.clients.base import ServiceClient
 from order_service.clients.breaker import BreakerBoard
+from order_service.clients.calendar import CalendarServiceClient
 from order_service.clients.strategy import StrategyServiceClient
 from order_service.config.discovery import ConfigServiceClient, ServiceDiscovery
 from order_service.fallbacks.outbox import InMemoryOutbox, Outbox, OutboxRelay, RedisOutbox
@@ -61,6 +62,7 @@ class ClientHub:
         self.strategy = StrategyServiceClient(**with_fallbacks)  # type: ignore[arg-type]
         self.account = AccountServiceClient(**with_fallbacks)  # type: ignore[arg-type]
         self.analytics = AnalyticsServiceClient(**with_fallbacks)  # type: ignore[arg-type]
+        self.calendar = CalendarServiceClient(**with_fallbacks)
         clients: list[ServiceClient] = [self.strategy, self.account, self.analytics]
         self.relay = OutboxRelay(self.outbox, {c.service: c.deliver for c in clients}, on_result=self._count_delivery)
 
@@ -68,7 +70,7 @@ class ClientHub:
         self.metrics.outbox_delivered.labels(service, result).inc()
 
     async def aclose(self) -> None:
-        for client in (self.config, self.strategy, self.account, self.analytics):
+        for client in (self.config, self.strategy, self.account, self.analytics, self.calendar):
             await client.aclose()
         if self._redis is not None:
             await self._redis.aclose()

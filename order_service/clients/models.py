@@ -238,3 +238,24 @@ class ServiceEndpoint(ContractModel):
 
 class ServiceList(ContractModel):
     items: tuple[ServiceEndpoint, ...]
+
+
+# -- calendar-service ---------------------------------------------------------------------
+class Session(ContractModel):
+    kind: Literal["pre_open", "normal", "post_close", "evening", "special", "muhurat"]
+    start: str
+    end: str
+
+
+class Holiday(ContractModel):
+    date: date
+    name: str
+
+
+class TradingDay(ContractModel):
+    exchange: Literal["NSE", "BSE", "NFO", "BFO", "CDS", "MCX"]
+    date: date
+    is_trading_day: bool
+    holiday: Holiday | None
+    timezone: Literal["Asia/Kolkata"]
+    sessions: tuple[Session, ...]

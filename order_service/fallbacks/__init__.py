@@ -17,6 +17,7 @@
 | analytics-service | getPnlDrawdown            | last known answer, stale                               |
 | analytics-service | getPreviousCumulativePnl  | last known answer, stale                               |
 | analytics-service | bulkCalculatePnlMetrics   | outbox                                                 |
+| calendar-service  | getTradingDay             | last known answer, stale                               |
 
 Only unavailability (unreachable, 5xx, 429, timeouts, an open breaker) falls back; a 404,
 a refusal or an off-contract answer is raised as it is.
@@ -49,4 +50,5 @@ FALLBACKS: dict[tuple[str, str], Fallback] = {
     ("analytics-service", "getPnlDrawdown"): Fallback.STALE_READ,
     ("analytics-service", "getPreviousCumulativePnl"): Fallback.STALE_READ,
     ("analytics-service", "bulkCalculatePnlMetrics"): Fallback.OUTBOX,
+    ("calendar-service", "getTradingDay"): Fallback.STALE_READ,
 }
