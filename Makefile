@@ -61,6 +61,7 @@ bench: venv
 	$(BIN)/python -m suites.bench.bench_clients
 	$(BIN)/python -m suites.bench.bench_signing
 	$(BIN)/python -m suites.bench.bench_redis_usage
+	$(BIN)/python -m suites.bench.bench_anomaly
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

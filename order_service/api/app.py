@@ -7,6 +7,8 @@ the contracts' JSON body; a security failure is audited with its exact reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -34,11 +36,20 @@ from order_service.security.errors import SecurityError
 from order_service.security.identity import CriticalServiceAuth
 from order_service.security.users import UserTokens
 from order_service.security.verifying import InMemoryReplayStore, RedisReplayStore, ReplayStore, RequestVerifier
+from order_service.services.order_anomaly_detector import IST, Calendar, OrderAnomalyDetector, OrderEvent, Verdict
 from order_service.services.redis_usage_monitor import RedisUsageMonitor
 from order_service.settings import Settings
 
 ORDER_ID = Annotated[str, Path(pattern=r"^[0-9]{15}$")]
 LAST_PRICES = {"INFY": Decimal("1532.10"), "TCS": Decimal("3875"), "RELIANCE": Decimal("2950.55")}
+
+
+class OrderRefused(Exception):
+    """The reject policy refuses an order with a CRITICAL anomaly."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__("order refused by the anomaly policy")
+        self.verdict = verdict
 
 
 def _error(status: int, error: str, message: str, violations: list[dict[str, str]] | None = None) -> JSONResponse:
@@ -71,6 +82,8 @@ def create_app(
     replay: ReplayStore | None = None,
     registry: CollectorRegistry | None = None,
     book: OrderBook | None = None,
+    calendar: Calendar | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(IST),
 ) -> FastAPI:
     """The order service; `credentials` default to `settings.security.credentials_file`."""
     security = settings.security
@@ -95,12 +108,29 @@ def create_app(
     orders = book or OrderBook(SimulatedBroker(LAST_PRICES))
     monitor = RedisUsageMonitor(redis, settings.redis_monitor, registry=registry) if redis is not None else None
     app.state.redis_monitor = monitor
+    detector = (
+        OrderAnomalyDetector(redis, settings.anomaly, calendar=calendar, registry=registry)
+        if redis is not None
+        else None
+    )
     app.add_exception_handler(SecurityError, security_error_handler)
     app.add_exception_handler(RequestValidationError, _invalid)
 
     @app.exception_handler(OrderNotFound)
     async def _not_found(_: Request, exc: OrderNotFound) -> JSONResponse:
         return _error(404, "not_found", str(exc))
+
+    @app.exception_handler(OrderRefused)
+    async def _refused(_: Request, exc: OrderRefused) -> JSONResponse:
+        reasons = [
+            {
+                "location": "body",
+                "field": "",
+                "reason": f"{a.type.value} {a.severity.value}: {a.observed} over {a.threshold}",
+            }
+            for a in exc.verdict.anomalies
+        ]
+        return _error(422, "validation_failed", "the order was refused: a CRITICAL anomaly", reasons)
 
     @app.exception_handler(InvalidOrder)
     async def _invalid_order(_: Request, exc: InvalidOrder) -> JSONResponse:
@@ -128,7 +158,31 @@ def create_app(
         trading_account_id: Annotated[str, Depends(get_trading_account_id)],
         service_identity: Annotated[str, Depends(validate_order_placement)],
     ) -> dict[str, Any]:
+        verdict = None
+        if detector is not None:
+            limit_price = order_request.price if order_request.order_type in ("LIMIT", "SL") else None
+            verdict = await detector.check_order(
+                OrderEvent(
+                    account=trading_account_id,
+                    exchange=order_request.exchange,
+                    tradingsymbol=order_request.tradingsymbol,
+                    quantity=order_request.quantity,
+                    price=limit_price,
+                    at=clock(),
+                    after_market=order_request.variety == "amo",
+                )
+            )
+            if verdict.critical and settings.anomaly.policy == "reject_critical":
+                audit_event(
+                    "order_rejected",
+                    account=trading_account_id,
+                    identity=service_identity,
+                    anomalies=[a.as_dict() for a in verdict.anomalies],
+                )
+                raise OrderRefused(verdict)
         order = orders.place(trading_account_id, order_request, service_identity)
+        if verdict is not None:
+            order["anomalies"] = [a.as_dict() for a in verdict.anomalies]
         audit_event(
             "order_placed",
             order_id=order["order_id"],
@@ -175,6 +229,8 @@ def create_app(
         service_identity: Annotated[str, Depends(validate_order_cancellation)],
     ) -> dict[str, Any]:
         order = orders.cancel(trading_account_id, order_id, service_identity)
+        if detector is not None:
+            await detector.check_cancellation(trading_account_id, clock(), order_id)
         audit_event("order_cancelled", order_id=order_id, account=trading_account_id, identity=service_identity)
         return order
 

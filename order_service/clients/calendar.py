@@ -22,9 +22,14 @@ class CalendarServiceClient(ServiceClient):
         cached = self._days.get((exchange, day))
         if cached is not None and time.monotonic() - cached[1] < DAY_CACHE_SECONDS:
             return cached[0]
-        found = await self._read(Call(
-            "getTradingDay", "GET", f"/calendar/{exchange}/days/{day.isoformat()}", TradingDay,
-            cache_key=(exchange, day),
-        ))
+        found = await self._read(
+            Call(
+                "getTradingDay",
+                "GET",
+                f"/calendar/{exchange}/days/{day.isoformat()}",
+                TradingDay,
+                cache_key=(exchange, day),
+            )
+        )
         self._days[(exchange, day)] = (found, time.monotonic())
         return found

@@ -106,8 +106,12 @@ class Anomaly:
     threshold: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"type": self.type.value, "severity": self.severity.value, "observed": self.observed,
-                "threshold": self.threshold}
+        return {
+            "type": self.type.value,
+            "severity": self.severity.value,
+            "observed": self.observed,
+            "threshold": self.threshold,
+        }
 
 
 @dataclass(frozen=True)
@@ -164,8 +168,12 @@ class OrderAnomalyDetector:
         self._calendar = calendar
         self._record_order = redis.register_script(_RECORD_ORDER)
         self._record_cancel = redis.register_script(_RECORD_CANCEL)
-        self._counter = Counter("order_service_order_anomalies_total", "Order anomalies by type and severity.",
-                                ["type", "severity"], registry=registry or CollectorRegistry())
+        self._counter = Counter(
+            "order_service_order_anomalies_total",
+            "Order anomalies by type and severity.",
+            ["type", "severity"],
+            registry=registry or CollectorRegistry(),
+        )
 
     # -- events --------------------------------------------------------------------------
     async def check_order(self, event: OrderEvent) -> Verdict:
@@ -198,8 +206,14 @@ class OrderAnomalyDetector:
         if event.after_market:
             tags.append("after_market")
         elif not await self._in_session(event.exchange, at):
-            found.append(Anomaly(AnomalyType.OFF_HOURS_ACTIVITY, Severity.MEDIUM, at.isoformat(timespec="seconds"),
-                                 "the exchange's sessions of the day"))
+            found.append(
+                Anomaly(
+                    AnomalyType.OFF_HOURS_ACTIVITY,
+                    Severity.MEDIUM,
+                    at.isoformat(timespec="seconds"),
+                    "the exchange's sessions of the day",
+                )
+            )
         verdict = Verdict(tuple(found), tuple(tags))
         self._report(event.account, event.order_id, verdict)
         return verdict
@@ -210,8 +224,9 @@ class OrderAnomalyDetector:
             keys=[f"{keys.ANOMALY}:{{{account}}}:cancels"],
             args=[int(moment.timestamp() * 1000), WINDOW_MS, order_id or uuid.uuid4().hex],
         )
-        found = self._over(AnomalyType.RAPID_CANCELLATIONS, Decimal(count),
-                           Decimal(self._settings.cancellations_per_minute))
+        found = self._over(
+            AnomalyType.RAPID_CANCELLATIONS, Decimal(count), Decimal(self._settings.cancellations_per_minute)
+        )
         verdict = Verdict(tuple(found))
         self._report(account, order_id, verdict)
         return verdict
@@ -259,9 +274,17 @@ class OrderAnomalyDetector:
     def _report(self, account: str, order_id: str | None, verdict: Verdict) -> None:
         for anomaly in verdict.anomalies:
             self._counter.labels(anomaly.type.value, anomaly.severity.value).inc()
-            line = json.dumps({"account": account, "order_id": order_id, "rule": anomaly.type.value,
-                               "severity": anomaly.severity.value, "observed": anomaly.observed,
-                               "threshold": anomaly.threshold}, sort_keys=True)
+            line = json.dumps(
+                {
+                    "account": account,
+                    "order_id": order_id,
+                    "rule": anomaly.type.value,
+                    "severity": anomaly.severity.value,
+                    "observed": anomaly.observed,
+                    "threshold": anomaly.threshold,
+                },
+                sort_keys=True,
+            )
             if anomaly.severity in (Severity.HIGH, Severity.CRITICAL):
                 log.critical("ORDER_ANOMALY_CRITICAL %s", line)
             elif anomaly.severity is Severity.MEDIUM:
@@ -273,4 +296,3 @@ class OrderAnomalyDetector:
 def _plain(value: Decimal) -> str:
     text = format(value.normalize(), "f")
     return text if "." not in text else text.rstrip("0").rstrip(".")
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -20,6 +20,7 @@ from order_service.services.order_anomaly_detector import (
     OrderAnomalyDetector,
     OrderEvent,
     Severity,
+    Verdict,
     last_price_key,
     severity_for,
 )
@@ -43,13 +44,25 @@ class FixedCalendar:
     async def get_trading_day(self, exchange: str, day: date) -> TradingDay:
         if day in self.days:
             return self.days[day]
-        sessions = [] if day.weekday() >= 5 else [
-            {"kind": "pre_open", "start": "09:00:00", "end": "09:08:00"},
-            {"kind": "normal", "start": "09:15:00", "end": "15:30:00"},
-            {"kind": "post_close", "start": "15:40:00", "end": "16:00:00"},
-        ]
-        return trading_day({"exchange": exchange, "date": day.isoformat(), "is_trading_day": bool(sessions),
-                            "holiday": None, "timezone": "Asia/Kolkata", "sessions": sessions})
+        sessions = (
+            []
+            if day.weekday() >= 5
+            else [
+                {"kind": "pre_open", "start": "09:00:00", "end": "09:08:00"},
+                {"kind": "normal", "start": "09:15:00", "end": "15:30:00"},
+                {"kind": "post_close", "start": "15:40:00", "end": "16:00:00"},
+            ]
+        )
+        return trading_day(
+            {
+                "exchange": exchange,
+                "date": day.isoformat(),
+                "is_trading_day": bool(sessions),
+                "holiday": None,
+                "timezone": "Asia/Kolkata",
+                "sessions": sessions,
+            }
+        )
 
 
 @pytest.fixture
@@ -74,14 +87,27 @@ def detector(client: aioredis.Redis, calendar: FixedCalendar, registry: Collecto
     return OrderAnomalyDetector(client, AnomalySettings(), calendar=calendar, registry=registry)
 
 
-def order(at: datetime = THURSDAY, symbol: str = "INFY", quantity: int = 10, price: str | None = "100",
-          account: str = "ZX1234", **extra: object) -> OrderEvent:
-    return OrderEvent(account=account, exchange="NSE", tradingsymbol=symbol, quantity=quantity,
-                      price=Decimal(price) if price is not None else None, at=at, **extra)  # type: ignore[arg-type]
+def order(
+    at: datetime = THURSDAY,
+    symbol: str = "INFY",
+    quantity: int = 10,
+    price: str | None = "100",
+    account: str = "ZX1234",
+    after_market: bool = False,
+) -> OrderEvent:
+    return OrderEvent(
+        account=account,
+        exchange="NSE",
+        tradingsymbol=symbol,
+        quantity=quantity,
+        price=Decimal(price) if price is not None else None,
+        at=at,
+        after_market=after_market,
+    )
 
 
-def kinds(verdict: object) -> set[AnomalyType]:
-    return {a.type for a in verdict.anomalies}  # type: ignore[attr-defined]
+def kinds(verdict: Verdict) -> set[AnomalyType]:
+    return {a.type for a in verdict.anomalies}
 
 
 async def test_30_orders_a_minute_pass_the_31st_is_flagged(detector: OrderAnomalyDetector) -> None:
@@ -104,11 +130,18 @@ async def test_orders_older_than_a_minute_leave_the_window(detector: OrderAnomal
     assert AnomalyType.HIGH_FREQUENCY_ORDERS not in kinds(later)
 
 
-@pytest.mark.parametrize(("quantity", "price", "flagged"), [
-    (50_000, "1", False), (50_001, "1", True),
-    (1, "999999.99", False), (1, "1000000", False), (1, "1000000.01", True),
-    (100, "9999.99", False), (100, "10000.01", True),
-])
+@pytest.mark.parametrize(
+    ("quantity", "price", "flagged"),
+    [
+        (50_000, "1", False),
+        (50_001, "1", True),
+        (1, "999999.99", False),
+        (1, "1000000", False),
+        (1, "1000000.01", True),
+        (100, "9999.99", False),
+        (100, "10000.01", True),
+    ],
+)
 async def test_large_order_size_by_quantity_and_value(
     detector: OrderAnomalyDetector, quantity: int, price: str, flagged: bool
 ) -> None:
@@ -130,8 +163,9 @@ async def test_a_market_order_is_valued_at_the_last_traded_price(
 
 
 async def test_15_symbols_a_day_pass_the_16th_is_flagged(detector: OrderAnomalyDetector) -> None:
-    verdicts = [await detector.check_order(order(THURSDAY + timedelta(minutes=2 * n), symbol=f"SYM{n}"))
-                for n in range(16)]
+    verdicts = [
+        await detector.check_order(order(THURSDAY + timedelta(minutes=2 * n), symbol=f"SYM{n}")) for n in range(16)
+    ]
     assert all(AnomalyType.UNUSUAL_SYMBOLS not in kinds(v) for v in verdicts[:15])
     assert AnomalyType.UNUSUAL_SYMBOLS in kinds(verdicts[15])
     again = await detector.check_order(order(THURSDAY + timedelta(minutes=40), symbol="SYM0"))
@@ -142,7 +176,7 @@ async def test_symbols_roll_over_at_ist_midnight_not_utc(detector: OrderAnomalyD
     late = datetime(2026, 11, 26, 23, 30, tzinfo=IST)  # 18:00 UTC
     for n in range(15):
         await detector.check_order(order(late + timedelta(seconds=n), symbol=f"S{n}"))
-    next_day = datetime(2026, 11, 26, 18, 31, tzinfo=timezone.utc)  # 00:01 IST on the 27th
+    next_day = datetime(2026, 11, 26, 18, 31, tzinfo=UTC)  # 00:01 IST on the 27th
     verdict = await detector.check_order(order(next_day, symbol="NEW"))
     assert AnomalyType.UNUSUAL_SYMBOLS not in kinds(verdict)
 
@@ -153,9 +187,16 @@ async def test_20_cancellations_a_minute_pass_the_21st_is_flagged(detector: Orde
     assert kinds(verdicts[20]) == {AnomalyType.RAPID_CANCELLATIONS}
 
 
-@pytest.mark.parametrize(("clock", "off_hours"), [
-    ("08:59:59", True), ("09:00:00", False), ("15:30:00", False), ("15:30:01", True), ("12:00:00", False),
-])
+@pytest.mark.parametrize(
+    ("clock", "off_hours"),
+    [
+        ("08:59:59", True),
+        ("09:00:00", False),
+        ("15:30:00", False),
+        ("15:30:01", True),
+        ("12:00:00", False),
+    ],
+)
 async def test_session_edges_in_ist(detector: OrderAnomalyDetector, clock: str, off_hours: bool) -> None:
     at = datetime.fromisoformat(f"2026-11-26T{clock}+05:30")
     verdict = await detector.check_order(order(at))
@@ -163,8 +204,8 @@ async def test_session_edges_in_ist(detector: OrderAnomalyDetector, clock: str, 
 
 
 async def test_utc_inputs_are_judged_in_ist(detector: OrderAnomalyDetector) -> None:
-    inside = await detector.check_order(order(datetime(2026, 11, 26, 3, 30, tzinfo=timezone.utc)))  # 09:00 IST
-    outside = await detector.check_order(order(datetime(2026, 11, 26, 3, 29, 59, tzinfo=timezone.utc)))
+    inside = await detector.check_order(order(datetime(2026, 11, 26, 3, 30, tzinfo=UTC)))  # 09:00 IST
+    outside = await detector.check_order(order(datetime(2026, 11, 26, 3, 29, 59, tzinfo=UTC)))
     assert AnomalyType.OFF_HOURS_ACTIVITY not in kinds(inside)
     assert AnomalyType.OFF_HOURS_ACTIVITY in kinds(outside)
 
@@ -177,13 +218,26 @@ async def test_naive_datetimes_are_refused(detector: OrderAnomalyDetector) -> No
 async def test_weekends_and_holidays_are_off_hours_special_sessions_are_not(
     detector: OrderAnomalyDetector, calendar: FixedCalendar
 ) -> None:
-    calendar.days[date(2026, 10, 2)] = trading_day({
-        "exchange": "NSE", "date": "2026-10-02", "is_trading_day": False,
-        "holiday": {"date": "2026-10-02", "name": "Mahatma Gandhi Jayanti"}, "timezone": "Asia/Kolkata",
-        "sessions": []})
-    calendar.days[date(2026, 11, 8)] = trading_day({
-        "exchange": "NSE", "date": "2026-11-08", "is_trading_day": True, "holiday": None, "timezone": "Asia/Kolkata",
-        "sessions": [{"kind": "muhurat", "start": "18:00:00", "end": "19:00:00"}]})
+    calendar.days[date(2026, 10, 2)] = trading_day(
+        {
+            "exchange": "NSE",
+            "date": "2026-10-02",
+            "is_trading_day": False,
+            "holiday": {"date": "2026-10-02", "name": "Mahatma Gandhi Jayanti"},
+            "timezone": "Asia/Kolkata",
+            "sessions": [],
+        }
+    )
+    calendar.days[date(2026, 11, 8)] = trading_day(
+        {
+            "exchange": "NSE",
+            "date": "2026-11-08",
+            "is_trading_day": True,
+            "holiday": None,
+            "timezone": "Asia/Kolkata",
+            "sessions": [{"kind": "muhurat", "start": "18:00:00", "end": "19:00:00"}],
+        }
+    )
     saturday = await detector.check_order(order(datetime(2026, 11, 28, 11, 0, tzinfo=IST)))
     holiday = await detector.check_order(order(datetime(2026, 10, 2, 11, 0, tzinfo=IST)))
     muhurat = await detector.check_order(order(datetime(2026, 11, 8, 18, 30, tzinfo=IST)))
@@ -200,10 +254,18 @@ async def test_after_market_orders_are_tagged_not_flagged(detector: OrderAnomaly
     assert verdict.tags == ("after_market",)
 
 
-@pytest.mark.parametrize(("observed", "severity"), [
-    ("31", Severity.LOW), ("37.5", Severity.LOW), ("38", Severity.MEDIUM), ("45", Severity.MEDIUM),
-    ("46", Severity.HIGH), ("60", Severity.HIGH), ("61", Severity.CRITICAL),
-])
+@pytest.mark.parametrize(
+    ("observed", "severity"),
+    [
+        ("31", Severity.LOW),
+        ("37.5", Severity.LOW),
+        ("38", Severity.MEDIUM),
+        ("45", Severity.MEDIUM),
+        ("46", Severity.HIGH),
+        ("60", Severity.HIGH),
+        ("61", Severity.CRITICAL),
+    ],
+)
 def test_severity_table(observed: str, severity: Severity) -> None:
     assert severity_for(Decimal(observed), Decimal(30)) is severity
 
@@ -217,12 +279,25 @@ async def test_logs_and_metrics_by_severity(
     await detector.check_order(order(quantity=200_000, price="1"))  # 4x: CRITICAL
     lines = [(r.levelname, r.getMessage().split(" ", 1)) for r in caplog.records]
     assert [(level, tag) for level, (tag, _) in lines] == [
-        ("INFO", "ORDER_ANOMALY_NOTICE"), ("WARNING", "ORDER_ANOMALY_WARNING"), ("CRITICAL", "ORDER_ANOMALY_CRITICAL")]
+        ("INFO", "ORDER_ANOMALY_NOTICE"),
+        ("WARNING", "ORDER_ANOMALY_WARNING"),
+        ("CRITICAL", "ORDER_ANOMALY_CRITICAL"),
+    ]
     critical = json.loads(lines[-1][1][1])
-    assert critical == {"account": "ZX1234", "order_id": None, "rule": "large_order_size", "severity": "CRITICAL",
-                        "observed": "200000", "threshold": "50000"}
-    assert registry.get_sample_value("order_service_order_anomalies_total",
-                                     {"type": "large_order_size", "severity": "CRITICAL"}) == 1
+    assert critical == {
+        "account": "ZX1234",
+        "order_id": None,
+        "rule": "large_order_size",
+        "severity": "CRITICAL",
+        "observed": "200000",
+        "threshold": "50000",
+    }
+    assert (
+        registry.get_sample_value(
+            "order_service_order_anomalies_total", {"type": "large_order_size", "severity": "CRITICAL"}
+        )
+        == 1
+    )
 
 
 async def test_windows_live_in_keys_that_expire(detector: OrderAnomalyDetector, redis_client: redis.Redis) -> None:

@@ -39,6 +39,7 @@ def test_readme_fallback_table_is_the_code_table() -> None:
 
     words = {Fallback.STALE_READ: "stale read", Fallback.OUTBOX: "outbox", Fallback.NONE: "none"}
     from order_service.clients import AccountServiceClient, AnalyticsServiceClient, StrategyServiceClient
+    from order_service.clients.calendar import CalendarServiceClient
 
     rows = re.findall(
         r"^\| ([a-z-]+-service) \| (\w+) \| `(\w+)` \| ([a-z ]+?)(?: \(.*\))? \|$",
@@ -48,7 +49,10 @@ def test_readme_fallback_table_is_the_code_table() -> None:
     assert {(service, op): kind for service, op, _, kind in rows} == {
         key: words[fallback] for key, fallback in FALLBACKS.items()
     }
-    classes = {c.service: c for c in (StrategyServiceClient, AccountServiceClient, AnalyticsServiceClient)}
+    classes = {
+        c.service: c
+        for c in (StrategyServiceClient, AccountServiceClient, AnalyticsServiceClient, CalendarServiceClient)
+    }
     assert all(callable(getattr(classes[service], method, None)) for service, _, method, _ in rows)
 
 
