@@ -8,10 +8,10 @@ PING rate and its rate for the detector's own EVALSHA, measured in the same run,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -20,9 +20,7 @@ import redis.asyncio as aioredis
 
 from order_service.services.order_anomaly_detector import _RECORD_ORDER, IST, OrderAnomalyDetector, OrderEvent
 from order_service.settings import AnomalySettings
-from suites.bench.bench_mocks import free_port
-from suites.bench.bench_signing import wait_for_redis
-from suites.fixtures.processes import stop_process
+from suites.fixtures.redis import redis_server_process
 
 ORDERS = 50_000
 IN_FLIGHT = 64
@@ -78,15 +76,9 @@ def main() -> int:
     if binary is None:
         print("anomaly bench skipped: redis-server is not installed")
         return 0
-    port = free_port()
-    workdir = tempfile.mkdtemp()
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        url = f"redis://127.0.0.1:{port}/0"
-        wait_for_redis(url)
+    with contextlib.contextmanager(redis_server_process)(binary) as server:
+        url = server.url
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
         rate, trips = asyncio.run(evaluate(url))
         print(
             f"\nanomaly detector: {rate:,.0f} orders/s from one process ({IN_FLIGHT} in flight, target 5,000); "
@@ -117,9 +109,6 @@ def main() -> int:
                 f"  redis-benchmark, same server: PING {ping:,.0f}/s, the detector's EVALSHA {evalsha:,.0f}/s; "
                 f"the detector runs at {rate / evalsha:.2f}x the bare EVALSHA rate, {rate / ping:.2f}x PING"
             )
-    finally:
-        stop_process(server)
-        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -11,6 +11,7 @@ probe's own scheduling on a busy 2-core machine, so it bounds the monitor's bloc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -22,9 +23,7 @@ import redis.asyncio as aioredis
 
 from order_service.services.redis_usage_monitor import PatternClassifier, RedisUsageMonitor, UsageReport
 from order_service.settings import RedisMonitorSettings
-from suites.bench.bench_mocks import free_port
-from suites.bench.bench_signing import wait_for_redis
-from suites.fixtures.processes import stop_process
+from suites.fixtures.redis import redis_server_process
 
 PREFIXES = {
     "idempotency:": "idempotency",
@@ -71,15 +70,9 @@ def main() -> int:
     if binary is None:
         print("usage bench skipped: redis-server is not installed")
         return 0
-    port = free_port()
-    workdir = tempfile.mkdtemp()
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        url = f"redis://127.0.0.1:{port}/0"
-        wait_for_redis(url)
+    with contextlib.contextmanager(redis_server_process)(binary) as server, tempfile.TemporaryDirectory() as workdir:
+        url = server.url
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
         client = redis.Redis(port=port)
         for prefix in PREFIXES:
             client.eval(FILL, 0, prefix, PER_PATTERN)
@@ -110,9 +103,6 @@ def main() -> int:
             f"100 ms); worst pattern error {worst * 100:.2f} % (target at most 3 % for patterns of 20 %+)"
         )
         client.close()
-    finally:
-        stop_process(server)
-        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -9,11 +9,10 @@ that adds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import statistics
-import subprocess
-import tempfile
 import time
 
 import redis.asyncio as aioredis
@@ -21,8 +20,7 @@ import redis.asyncio as aioredis
 from order_service.security.credentials import CredentialStore
 from order_service.security.signing import signature, string_to_sign
 from order_service.security.verifying import RedisReplayStore, RequestVerifier, SignedRequest
-from suites.bench.bench_mocks import free_port
-from suites.fixtures.processes import stop_process
+from suites.fixtures.redis import redis_server_process
 
 STORE = CredentialStore.from_mapping(
     {"services": {"algo_engine": {"api_keys": ["k" * 24], "signing_secrets": ["s" * 32]}}}
@@ -80,21 +78,6 @@ async def bench_replay(url: str, rounds: int) -> list[float]:
     return times
 
 
-def wait_for_redis(url: str, timeout: float = 10.0) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=0.2)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            client.ping()
-            return
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
-
-
 def main() -> int:
     rounds = 20_000
     check = statistics.median(bench_check(rounds))
@@ -103,37 +86,15 @@ def main() -> int:
         f"(target < 20 us)"
     )
     url = os.environ.get("REDIS_URL")
-    process = None
-    workdir = tempfile.mkdtemp()
-    if not url and shutil.which("redis-server"):
-        port = free_port()
-        process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                workdir,
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        url = f"redis://127.0.0.1:{port}/0"
-        wait_for_redis(url)
-    if not url:
+    binary = shutil.which("redis-server")
+    if url:
+        with_replay = statistics.median(asyncio.run(bench_replay(url, 5_000)))
+    elif binary:
+        with contextlib.contextmanager(redis_server_process)(binary) as server:
+            with_replay = statistics.median(asyncio.run(bench_replay(server.url, 5_000)))
+    else:
         print("with the replay check: skipped (no REDIS_URL and no redis-server)")
         return 0
-    try:
-        with_replay = statistics.median(asyncio.run(bench_replay(url, 5_000)))
-    finally:
-        if process is not None:
-            stop_process(process)
-        shutil.rmtree(workdir, ignore_errors=True)
     print(
         f"with the replay check in Redis (SET NX EXAT, loopback): median {with_replay * 1e6:.1f} us, "
         f"adding {(with_replay - check) * 1e6:.1f} us"
