@@ -1,0 +1,30 @@
+"""`python -m order_service.compliance [PATH ...] [--json]`: exit 1 when any non-legacy finding remains."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from order_service.compliance.scanner import as_json, scan_tree
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m order_service.compliance", description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="*", type=Path, default=[Path(__file__).resolve().parents[1]])
+    parser.add_argument("--json", action="store_true", help="print the findings as JSON")
+    args = parser.parse_args(argv)
+    findings = [finding for path in args.paths for finding in scan_tree(path)]
+    violations = [f for f in findings if not f.legacy]
+    if args.json:
+        print(json.dumps(as_json(findings), indent=2))
+    else:
+        for finding in findings:
+            print(finding)
+        legacy = len(findings) - len(violations)
+        print(f"{len(violations)} violation(s), {legacy} legacy line(s) in {', '.join(map(str, args.paths))}")
+    return 1 if violations else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""Scan Python code for SQL touching other services' tables and for hard-coded service URLs.
+
+SQL is found in string literals (implicitly concatenated ones joined), f-strings (each
+interpolation replaced by a placeholder) and `text(...)` arguments, and parsed with
+sqlglot: a finding is a table reference, however spelled (`PUBLIC.Strategy`,
+`"public"."strategy"`, `public . strategy`), never a substring match, so prose that merely
+mentions `public.strategy` is not one. URLs are string literals with an http(s) scheme and a
+host, outside settings modules and docstrings. A finding on a line marked `# Legacy:` is
+reported separately and does not fail the scan.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+FOREIGN_TABLES = frozenset(
+    {
+        "strategy",
+        "portfolio",
+        "strategy_portfolio",
+        "kite_accounts",
+        "holdings",
+        "strategy_pnl_metrics",
+    }
+)
+_SQL_START = re.compile(r"^\s*(select|insert|update|delete|with|merge|upsert)\b", re.IGNORECASE)
+_URL = re.compile(r"^\s*https?://[^\s/:]+(:\d+)?(/\S*)?\s*$", re.IGNORECASE)
+_PLACEHOLDER = "0"
+SETTINGS_FILES = frozenset({"settings.py"})
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str
+    line: int
+    kind: str  # foreign_table | hardcoded_url
+    detail: str
+    legacy: bool
+
+    def __str__(self) -> str:
+        mark = " (legacy)" if self.legacy else ""
+        return f"{self.path}:{self.line}: {self.kind}{mark}: {self.detail}"
+
+
+def _strings(tree: ast.AST) -> Iterator[tuple[int, int, str, bool]]:
+    """(first line, last line, text, is_docstring) of every string literal and f-string."""
+    docstrings = set()
+    fragments = {id(part) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for part in node.values}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                docstrings.add(id(first.value))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in fragments:
+            yield node.lineno, node.end_lineno or node.lineno, node.value, id(node) in docstrings
+        elif isinstance(node, ast.JoinedStr):
+            text = "".join(
+                part.value if isinstance(part, ast.Constant) and isinstance(part.value, str) else _PLACEHOLDER
+                for part in node.values
+            )
+            yield node.lineno, node.end_lineno or node.lineno, text, False
+
+
+def _legacy_lines(source: str) -> set[int]:
+    marked = set()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT and token.string.lstrip("#").strip().startswith("Legacy:"):
+            marked.add(token.start[0])
+    return marked
+
+
+def foreign_tables(sql: str) -> list[str]:
+    """`schema.table` of every foreign table the SQL touches; [] when it is not SQL that parses."""
+    try:
+        statements = sqlglot.parse(sql, dialect="postgres")
+    except (ParseError, TokenError):
+        return []
+    touched = []
+    for statement in statements:
+        if statement is None:
+            continue
+        for table in statement.find_all(exp.Table):
+            if table.db.lower() == "public" and table.name.lower() in FOREIGN_TABLES:
+                touched.append(f"public.{table.name.lower()}")
+    return sorted(set(touched))
+
+
+def scan_source(source: str, path: str) -> list[Finding]:
+    tree = ast.parse(source, filename=path)
+    legacy = _legacy_lines(source)
+    is_settings = Path(path).name in SETTINGS_FILES
+    found = []
+    for first, last, text, is_docstring in _strings(tree):
+        marked = any(line in legacy for line in range(first, last + 1))
+        if _SQL_START.match(text):
+            for table in foreign_tables(text):
+                found.append(Finding(path, first, "foreign_table", f"SQL touches {table}", marked))
+        elif not is_docstring and not is_settings and _URL.match(text):
+            found.append(
+                Finding(path, first, "hardcoded_url", f"service URL {text.strip()!r} outside settings", marked)
+            )
+    return sorted(found, key=lambda f: (f.line, f.kind))
+
+
+def scan_tree(root: Path) -> list[Finding]:
+    findings = []
+    for path in sorted(root.rglob("*.py")):
+        if any(part in (".venv", "__pycache__") for part in path.parts):
+            continue
+        findings += scan_source(path.read_text(encoding="utf-8"), str(path))
+    return findings
+
+
+def as_json(findings: list[Finding]) -> dict[str, object]:
+    return {
+        "violations": [asdict(f) for f in findings if not f.legacy],
+        "legacy": [asdict(f) for f in findings if f.legacy],
+    }

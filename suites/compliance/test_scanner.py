@@ -1,0 +1,136 @@
+"""The schema-boundary scanner: zero findings in order_service, and every planted violation found."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from order_service.compliance.scanner import scan_source
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def kinds(source: str) -> list[tuple[int, str, bool]]:
+    return [(f.line, f.kind, f.legacy) for f in scan_source(source, "planted.py")]
+
+
+def test_the_order_service_has_no_finding() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "order_service.compliance", str(ROOT / "order_service"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+    assert json.loads(result.stdout) == {"violations": [], "legacy": []}
+
+
+PLANTED = '''
+from sqlalchemy import text
+
+def old_paths(session, strategy_id, pnl):
+    session.execute(text("SELECT strategy_id FROM public.strategy WHERE strategy_id = :id"))  # 5
+    session.execute("UPDATE PUBLIC.Strategy SET total_pnl = :pnl WHERE strategy_id = :id")  # 6
+    session.execute('SELECT * FROM "public"."kite_accounts" ka JOIN user_service.trading_accounts ta '
+                    'ON ta.broker_account_id = ka.account_id')  # 7: joined across two lines
+    session.execute(f"INSERT INTO public . strategy_pnl_metrics (strategy_id, day_pnl) VALUES ({strategy_id}, {pnl})")
+    session.execute("""
+        WITH h AS (SELECT * FROM public.holdings) SELECT count(*) FROM h
+    """)  # 10
+    session.execute("DELETE FROM public.portfolio WHERE id = 1")  # Legacy: removed with the old batch job
+    base = "http://localhost:8089"  # 14
+    calendar = f"http://calendar-service:8013/calendar/{strategy_id}"  # 15
+'''
+
+
+def test_every_planted_violation_is_found_however_spelled() -> None:
+    assert kinds(PLANTED) == [
+        (5, "foreign_table", False),
+        (6, "foreign_table", False),
+        (7, "foreign_table", False),
+        (9, "foreign_table", False),
+        (10, "foreign_table", False),
+        (13, "foreign_table", True),
+        (14, "hardcoded_url", False),
+        (15, "hardcoded_url", False),
+    ]
+
+
+NOT_VIOLATIONS = '''
+"""Docs may say public.strategy moved to the strategy service; see http://localhost:8101 for the mock."""
+
+LOG = "syncing public.strategy totals through the API"  # prose, not SQL
+QUERY = "SELECT * FROM public.strategy_summary"  # another table
+OWN = "SELECT order_id FROM orders.placed WHERE account = :a"  # the order service's own schema
+COLUMN = "SELECT public_strategy FROM audit.events"  # a column named like it
+def f():
+    # public.strategy in a comment is no access
+    return public_dot_strategy  # noqa
+'''
+
+
+def test_prose_other_tables_and_comments_are_not_findings() -> None:
+    assert kinds(NOT_VIOLATIONS) == []
+
+
+def test_grep_would_get_it_wrong_both_ways() -> None:
+    """What `rg "public\\."` reports differs from what the scanner reports, on both sides."""
+    grep_lines = {
+        n for n, line in enumerate((PLANTED + NOT_VIOLATIONS).splitlines(), 1) if re.search(r"public\.", line)
+    }
+    planted_found = {line for line, kind, _ in kinds(PLANTED) if kind == "foreign_table"}
+    missed_by_grep = planted_found - grep_lines  # PUBLIC.Strategy, "public"."kite_accounts", public . strategy_…
+    assert {6, 7, 9} <= missed_by_grep
+    offset = len(PLANTED.splitlines())
+    flagged_by_grep = {n - offset for n in grep_lines if n > offset}
+    assert flagged_by_grep  # the docstring, the log message, the other table, the comment ...
+    assert kinds(NOT_VIOLATIONS) == []  # ... none of which is access
+
+
+def test_the_command_fails_on_a_violation_and_reports_text_and_json(tmp_path: Path) -> None:
+    (tmp_path / "repo.py").write_text(PLANTED)
+    text = subprocess.run(
+        [sys.executable, "-m", "order_service.compliance", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    as_json = subprocess.run(
+        [sys.executable, "-m", "order_service.compliance", str(tmp_path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert text.returncode == as_json.returncode == 1
+    assert "repo.py:5: foreign_table: SQL touches public.strategy" in text.stdout
+    assert "repo.py:13: foreign_table (legacy)" in text.stdout
+    assert text.stdout.strip().endswith(f"7 violation(s), 1 legacy line(s) in {tmp_path}")
+    report = json.loads(as_json.stdout)
+    assert len(report["violations"]) == 7
+    assert [f["line"] for f in report["legacy"]] == [13]
+
+
+def test_legacy_lines_alone_pass(tmp_path: Path) -> None:
+    (tmp_path / "old.py").write_text('Q = "SELECT * FROM public.holdings"  # Legacy: read-only report\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "order_service.compliance", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert "0 violation(s), 1 legacy line(s)" in result.stdout
+
+
+@pytest.mark.parametrize("settings_name", ["settings.py"])
+def test_urls_in_settings_are_allowed(settings_name: str) -> None:
+    assert scan_source('URL = "http://127.0.0.1:8100"\n', settings_name) == []
