@@ -88,6 +88,12 @@ class AnomalySettings(BaseModel):
     policy: Literal["log", "reject_critical"] = "log"
 
 
+class RateLimitSettings(BaseModel):
+    per_account: Annotated[int, Field(ge=1, description="Order requests per account per window.")] = 10
+    per_service: Annotated[int, Field(ge=1, description="Order requests per calling service per window.")] = 200
+    window_seconds: Annotated[int, Field(ge=1)] = 1
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ORDER_SERVICE_", env_nested_delimiter="__", extra="ignore")
 
@@ -108,6 +114,8 @@ class Settings(BaseSettings):
     security: SecuritySettings = SecuritySettings()
     redis_monitor: RedisMonitorSettings = RedisMonitorSettings()
     anomaly: AnomalySettings = AnomalySettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
+    idempotency_ttl: Annotated[int, Field(ge=60, description="Seconds an Idempotency-Key answer is kept.")] = 86_400
     stale_max_age: Annotated[float, Field(ge=0, description="Oldest last-known value a read may serve, seconds.")] = (
         300.0
     )

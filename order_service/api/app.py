@@ -7,17 +7,23 @@ the contracts' JSON body; a security failure is audited with its exact reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 import redis.asyncio as aioredis
-from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter
 
+from order_service.api.health import build_health_router
+from order_service.api.placement import OrderRefused, Placement, RateLimited, StrategyRefused
+from order_service.clients import ClientHub
+from order_service.errors import ServiceUnavailableError
 from order_service.orders.book import InvalidOrder, OrderBook, OrderFinal, OrderNotFound, SimulatedBroker
 from order_service.orders.models import ModifyOrderRequest, OrderStatus, PlaceOrderRequest
 from order_service.security.audit import audit_event
@@ -36,20 +42,15 @@ from order_service.security.errors import SecurityError
 from order_service.security.identity import CriticalServiceAuth
 from order_service.security.users import UserTokens
 from order_service.security.verifying import InMemoryReplayStore, RedisReplayStore, ReplayStore, RequestVerifier
-from order_service.services.order_anomaly_detector import IST, Calendar, OrderAnomalyDetector, OrderEvent, Verdict
+from order_service.services.idempotency import IdempotencyStore, KeyInProgress, KeyReused
+from order_service.services.order_anomaly_detector import IST, Calendar, OrderAnomalyDetector
+from order_service.services.rate_limiter import RateLimiter
 from order_service.services.redis_usage_monitor import RedisUsageMonitor
 from order_service.settings import Settings
 
+log = logging.getLogger("order_service.api")
 ORDER_ID = Annotated[str, Path(pattern=r"^[0-9]{15}$")]
 LAST_PRICES = {"INFY": Decimal("1532.10"), "TCS": Decimal("3875"), "RELIANCE": Decimal("2950.55")}
-
-
-class OrderRefused(Exception):
-    """The reject policy refuses an order with a CRITICAL anomaly."""
-
-    def __init__(self, verdict: Verdict) -> None:
-        super().__init__("order refused by the anomaly policy")
-        self.verdict = verdict
 
 
 def _error(status: int, error: str, message: str, violations: list[dict[str, str]] | None = None) -> JSONResponse:
@@ -79,13 +80,20 @@ def create_app(
     *,
     credentials: CredentialStore | None = None,
     redis: aioredis.Redis | None = None,
+    hub: ClientHub | None = None,
     replay: ReplayStore | None = None,
     registry: CollectorRegistry | None = None,
     book: OrderBook | None = None,
     calendar: Calendar | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(IST),
+    wall: Callable[[], float] = time.time,
 ) -> FastAPI:
-    """The order service; `credentials` default to `settings.security.credentials_file`."""
+    """The order service; `credentials` default to `settings.security.credentials_file`.
+
+    With `redis`: replay protection, rate limits, idempotency keys, anomaly windows and the
+    Redis monitor. With `hub`: strategy validation, P&L sync after fills, the calendar for
+    the off-hours rule, discovery and breaker health. Metrics go to the hub's registry.
+    """
     security = settings.security
     if credentials is None:
         if security.credentials_file is None:
@@ -93,7 +101,8 @@ def create_app(
         credentials = CredentialStore.from_file(security.credentials_file)
     if replay is None:
         replay = RedisReplayStore(redis) if redis is not None else InMemoryReplayStore()
-    registry = registry or CollectorRegistry()
+    registry = hub.metrics.registry if hub is not None else (registry or CollectorRegistry())
+    calendar = calendar or (hub.calendar if hub is not None else None)
 
     app = FastAPI(title="Order service", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.security = SecurityContext(
@@ -113,6 +122,32 @@ def create_app(
         if redis is not None
         else None
     )
+    limiter = RateLimiter(redis, settings.rate_limit, registry=registry, clock=wall) if redis is not None else None
+    placement = Placement(
+        settings=settings,
+        book=orders,
+        clock=clock,
+        registry=registry,
+        hub=hub,
+        limiter=limiter,
+        idempotency=IdempotencyStore(redis, ttl_seconds=settings.idempotency_ttl) if redis is not None else None,
+        detector=detector,
+    )
+    requests_total = Counter(
+        "order_service_http_requests_total",
+        "HTTP requests by method, route and status.",
+        ["method", "route", "status"],
+        registry=registry,
+    )
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        route = request.scope.get("route")
+        requests_total.labels(request.method, getattr(route, "path", "unmatched"), response.status_code).inc()
+        return response
+
+    app.include_router(build_health_router(redis=redis, hub=hub, limiter=limiter, monitor=monitor, registry=registry))
     app.add_exception_handler(SecurityError, security_error_handler)
     app.add_exception_handler(RequestValidationError, _invalid)
 
@@ -132,6 +167,51 @@ def create_app(
         ]
         return _error(422, "validation_failed", "the order was refused: a CRITICAL anomaly", reasons)
 
+    @app.exception_handler(RateLimited)
+    async def _limited(_: Request, exc: RateLimited) -> JSONResponse:
+        response = _error(429, "rate_limited", str(exc))
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.exception_handler(KeyInProgress)
+    async def _in_progress(_: Request, exc: KeyInProgress) -> JSONResponse:
+        return _error(409, "conflict", str(exc))
+
+    @app.exception_handler(KeyReused)
+    async def _reused(_: Request, exc: KeyReused) -> JSONResponse:
+        return _error(
+            422,
+            "validation_failed",
+            "the request does not match the contract",
+            [{"location": "header", "field": "Idempotency-Key", "reason": str(exc)}],
+        )
+
+    @app.exception_handler(StrategyRefused)
+    async def _strategy(_: Request, exc: StrategyRefused) -> JSONResponse:
+        return _error(
+            422,
+            "validation_failed",
+            "the request does not match the contract",
+            [{"location": "body", "field": "strategy_id", "reason": str(exc)}],
+        )
+
+    @app.exception_handler(aioredis.RedisError)
+    async def _redis_down(_: Request, exc: Exception) -> JSONResponse:
+        log.error("REDIS_UNAVAILABLE: order operations refused: %s", exc)
+        response = _error(
+            503,
+            "unavailable",
+            "orders are refused while Redis is unavailable (duplicates and limits cannot be guaranteed)",
+        )
+        response.headers["Retry-After"] = "1"
+        return response
+
+    @app.exception_handler(ServiceUnavailableError)
+    async def _owner_down(_: Request, exc: Exception) -> JSONResponse:
+        response = _error(503, "unavailable", f"a service the order depends on is unavailable: {exc}")
+        response.headers["Retry-After"] = "1"
+        return response
+
     @app.exception_handler(InvalidOrder)
     async def _invalid_order(_: Request, exc: InvalidOrder) -> JSONResponse:
         return _error(
@@ -145,52 +225,20 @@ def create_app(
     async def _final(_: Request, exc: OrderFinal) -> JSONResponse:
         return _error(409, "conflict", str(exc))
 
-    @app.get("/health/redis")
-    async def redis_health() -> JSONResponse:
-        if monitor is None:
-            return _error(503, "unavailable", "this order service runs without Redis")
-        status, body = await monitor.health_report()
-        return JSONResponse(body, status_code=status)
-
     @app.post("/orders", status_code=201)
     async def place_order(
+        request: Request,
         order_request: PlaceOrderRequest,
         trading_account_id: Annotated[str, Depends(get_trading_account_id)],
         service_identity: Annotated[str, Depends(validate_order_placement)],
-    ) -> dict[str, Any]:
-        verdict = None
-        if detector is not None:
-            limit_price = order_request.price if order_request.order_type in ("LIMIT", "SL") else None
-            verdict = await detector.check_order(
-                OrderEvent(
-                    account=trading_account_id,
-                    exchange=order_request.exchange,
-                    tradingsymbol=order_request.tradingsymbol,
-                    quantity=order_request.quantity,
-                    price=limit_price,
-                    at=clock(),
-                    after_market=order_request.variety == "amo",
-                )
-            )
-            if verdict.critical and settings.anomaly.policy == "reject_critical":
-                audit_event(
-                    "order_rejected",
-                    account=trading_account_id,
-                    identity=service_identity,
-                    anomalies=[a.as_dict() for a in verdict.anomalies],
-                )
-                raise OrderRefused(verdict)
-        order = orders.place(trading_account_id, order_request, service_identity)
-        if verdict is not None:
-            order["anomalies"] = [a.as_dict() for a in verdict.anomalies]
-        audit_event(
-            "order_placed",
-            order_id=order["order_id"],
-            account=trading_account_id,
-            identity=service_identity,
-            status=order["status"],
+        idempotency_key: Annotated[
+            str | None, Header(alias="Idempotency-Key", min_length=8, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
+        ] = None,
+    ) -> JSONResponse:
+        status, order = await placement.place(
+            trading_account_id, service_identity, order_request, await request.body(), idempotency_key
         )
-        return order
+        return JSONResponse(order, status_code=status)
 
     @app.get("/orders")
     async def list_orders(

@@ -1,0 +1,89 @@
+"""Health and metrics endpoints of the order service (no credentials needed)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import redis.asyncio as aioredis
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from order_service.clients import ClientHub
+from order_service.services.rate_limiter import RateLimiter
+from order_service.services.redis_usage_monitor import RedisUsageMonitor
+
+CHECK_TIMEOUT = 0.9  # seconds: a health answer comes within a second, whatever is down
+
+
+async def _redis_check(redis: aioredis.Redis | None) -> dict[str, str]:
+    if redis is None:
+        return {"status": "down", "detail": "no Redis configured"}
+    try:
+        started = asyncio.get_running_loop().time()
+        await asyncio.wait_for(redis.ping(), CHECK_TIMEOUT)
+        return {"status": "up", "detail": f"PING {(asyncio.get_running_loop().time() - started) * 1000:.1f} ms"}
+    except (TimeoutError, aioredis.RedisError, OSError) as exc:
+        return {"status": "down", "detail": f"Redis unreachable: {type(exc).__name__}"}
+
+
+def build_health_router(
+    *,
+    redis: aioredis.Redis | None,
+    hub: ClientHub | None,
+    limiter: RateLimiter | None,
+    monitor: RedisUsageMonitor | None,
+    registry: CollectorRegistry,
+) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/health/ready")
+    async def ready() -> JSONResponse:
+        checks = {"redis": await _redis_check(redis)}
+        if hub is not None:
+            try:
+                listing = await asyncio.wait_for(hub.config.list_services(), CHECK_TIMEOUT)
+                checks["config_service"] = {"status": "up", "detail": f"{len(listing.items)} services registered"}
+            except Exception as exc:  # any failure to discover is "down", said in general words
+                checks["config_service"] = {"status": "down", "detail": f"discovery failed: {type(exc).__name__}"}
+            opened = [name for name, b in hub.breakers.snapshot().items() if b["state"] != "closed"]
+            checks["circuit_breakers"] = {
+                "status": "up",
+                "detail": "all closed" if not opened else "not closed: " + ", ".join(opened),
+            }
+        ready_now = all(check["status"] == "up" for check in checks.values())
+        body = {"status": "ready" if ready_now else "not_ready", "checks": checks}
+        return JSONResponse(body, status_code=200 if ready_now else 503)
+
+    @router.get("/health/redis")
+    async def redis_health() -> JSONResponse:
+        if monitor is None:
+            return JSONResponse(
+                {"error": "unavailable", "message": "this order service runs without Redis"}, status_code=503
+            )
+        status, body = await monitor.health_report()
+        return JSONResponse(body, status_code=status)
+
+    @router.get("/health/rate-limiter")
+    async def rate_limiter() -> JSONResponse:
+        check = await _redis_check(redis)
+        body: dict[str, Any] = {
+            "status": "healthy" if check["status"] == "up" and limiter is not None else "unhealthy",
+            "backend": "redis",
+            "limits": limiter.describe() if limiter else [],
+            "rejected_total": limiter.rejected_total() if limiter else 0,
+        }
+        return JSONResponse(body, status_code=200 if body["status"] == "healthy" else 503)
+
+    @router.get("/health/circuit-breaker")
+    async def circuit_breakers() -> dict[str, Any]:
+        breakers = hub.breakers.snapshot() if hub else {}
+        degraded = any(b["state"] != "closed" for b in breakers.values())
+        return {"status": "degraded" if degraded else "healthy", "breakers": breakers}
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
