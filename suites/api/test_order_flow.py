@@ -122,7 +122,7 @@ async def test_a_fill_syncs_the_strategy_pnl_or_keeps_it(
 
 
 async def test_health_and_metrics_reflect_the_stack(stack: tuple[FastAPI, ClientHub], mocks: InProcessMocks) -> None:
-    app, hub = stack
+    app, _ = stack
     async with api(app) as algo:
         await algo.post("/orders", json=LIMIT)
         ready = await algo.get("/health/ready")
