@@ -9,6 +9,7 @@ table, and stops it all on Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -51,6 +52,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     up.add_argument("--port", action="append", default=[], metavar="NAME=PORT", help="override a mock's port")
     up.add_argument("--redis-port", type=int, default=6390, help="port of the throwaway Redis")
     up.add_argument("--no-redis", action="store_true", help="do not start Redis")
+    up.add_argument(
+        "--order-service-port",
+        type=int,
+        default=8000,
+        help="port of the reference order service, started against the mocks and Redis (dev keys)",
+    )
+    up.add_argument("--no-order-service", action="store_true", help="do not start the reference order service")
     up.add_argument("--contracts-dir", type=Path, default=CONTRACTS_DIR)
 
     args = parser.parse_args(argv)
@@ -121,6 +129,8 @@ def _up(args: argparse.Namespace) -> int:
     for spec in SERVICES.values():
         spec.contract_path(args.contracts_dir).stat()  # a missing contract fails here, by name
     busy = [f"{name} ({port})" for name, port in ports.items() if not _port_free(args.host, port)]
+    if not args.no_order_service and not _port_free(args.host, args.order_service_port):
+        busy.append(f"the order service ({args.order_service_port})")
     redis_binary = None if args.no_redis else shutil.which("redis-server")
     if redis_binary and not _port_free(args.host, args.redis_port):
         busy.append(f"redis ({args.redis_port})")
@@ -178,8 +188,13 @@ def _up(args: argparse.Namespace) -> int:
             children.append(Child(name, urls[name], process, contract))
         started = time.monotonic()
         _wait_ready(children, args.host, args.redis_port)
+        if redis_binary and not args.no_order_service:
+            children.append(_start_order_service(args, urls, host_in_url))
+            _wait_ready(children[-1:], args.host, args.redis_port)
         print(f"\nall mocks ready in {time.monotonic() - started:.2f} s\n")
         _print_table(children)
+        if any(child.name == "order-service*" for child in children):
+            print("\n* the reference order service: python -m order_service.security POST <url>/orders --data ...")
         print("\nCtrl-C stops everything.", flush=True)
         while not stopping:
             for child in children:
@@ -191,6 +206,30 @@ def _up(args: argparse.Namespace) -> int:
         return 0
     finally:
         _stop_all(children)
+
+
+def _start_order_service(args: argparse.Namespace, urls: dict[str, str], host_in_url: str) -> Child:
+    """The reference order service (a separate program: the mocks do not import it) on the mocks and Redis."""
+    env = {
+        **os.environ,
+        "ORDER_SERVICE_REDIS_URL": f"redis://{host_in_url}:{args.redis_port}/0",
+        "ORDER_SERVICE_CONFIG_SERVICE_URL": urls[CONFIG_SERVICE],
+        "ORDER_SERVICE_FALLBACK_URLS": json.dumps({n: u for n, u in urls.items() if n != CONFIG_SERVICE}),
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "order_service",
+        "serve",
+        "--dev",
+        "--host",
+        args.host,
+        "--port",
+        str(args.order_service_port),
+    ]
+    url = f"http://{host_in_url}:{args.order_service_port}"
+    return Child("order-service*", url, subprocess.Popen(command, env=env), "reference implementation, dev keys")
 
 
 def _wait_ready(children: list[Child], host: str, redis_port: int) -> None:
@@ -216,8 +255,9 @@ def _answers(child: Child, host: str, redis_port: int) -> bool:
                 return sock.recv(16).startswith(b"+PONG")
         except OSError:
             return False
+    probe = child.url + ("/health/ready" if child.name == "order-service*" else ADMIN_PREFIX + "/health")
     try:
-        with urllib.request.urlopen(child.url + ADMIN_PREFIX + "/health", timeout=0.5) as response:
+        with urllib.request.urlopen(probe, timeout=0.5) as response:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
@@ -226,7 +266,7 @@ def _answers(child: Child, host: str, redis_port: int) -> bool:
 def _print_table(children: list[Child]) -> None:
     rows = [("service", "url", "contract", "admin")]
     for child in children:
-        admin = child.url + ADMIN_PREFIX if child.name != "redis" else "-"
+        admin = child.url + ADMIN_PREFIX if child.name not in ("redis", "order-service*") else "-"
         rows.append((child.name, child.url, child.detail, admin))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:

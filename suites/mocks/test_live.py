@@ -46,7 +46,10 @@ def port_is_free(port: int) -> bool:
 
 def test_up_prints_the_table_starts_redis_and_stops_everything_on_sigterm(tmp_path: Path) -> None:
     redis_port = free_port()
-    live = start_mock_servers(tmp_path / "up.log", extra=("--redis-port", str(redis_port)))
+    order_port = free_port()
+    live = start_mock_servers(
+        tmp_path / "up.log", extra=("--redis-port", str(redis_port), "--order-service-port", str(order_port))
+    )
     try:
         output = live.output()
         for name, url in live.urls.items():
@@ -56,12 +59,13 @@ def test_up_prints_the_table_starts_redis_and_stops_everything_on_sigterm(tmp_pa
             assert url + "/__admin" in row
         if not port_is_free(redis_port):  # started only where redis-server is installed
             assert redis_ping(redis_port).startswith(b"+PONG")
+            assert f"http://127.0.0.1:{order_port}" in output  # and the reference order service with it
     finally:
         status = stop_mock_servers(live)
     assert status == 0
     assert "stopping" in live.output()
     assert "Traceback" not in live.output()
-    ports = [int(url.rsplit(":", 1)[1]) for url in live.urls.values()] + [redis_port]
+    ports = [int(url.rsplit(":", 1)[1]) for url in live.urls.values()] + [redis_port, order_port]
     assert all(port_is_free(port) for port in ports)
 
 
