@@ -8,5 +8,5 @@ COPY contracts ./contracts
 RUN pip install --no-cache-dir -e .
 RUN useradd --system --uid 10001 mock
 USER mock
-EXPOSE 8100 8101 8102 8103 8104 8105
+EXPOSE 8000 8100 8101 8102 8103 8104 8105
 CMD ["python", "-m", "mocks", "serve", "config-service", "--host", "0.0.0.0"]

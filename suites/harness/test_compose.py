@@ -45,8 +45,18 @@ def test_the_schema_check_catches_a_broken_file(tmp_path: Path) -> None:
     assert result.returncode != 0
 
 
-def test_every_mock_and_redis_is_a_service(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == set(SERVICES) | {"redis"}
+def test_every_mock_redis_and_the_order_service_are_services(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == set(SERVICES) | {"redis", "order-service-app"}
+
+
+def test_the_order_service_runs_on_the_mocks_and_redis(compose: dict[str, Any]) -> None:
+    app = compose["services"]["order-service-app"]
+    assert app["command"][:4] == ["python", "-m", "order_service", "serve"]
+    assert app["environment"]["ORDER_SERVICE_REDIS_URL"] == "redis://redis:6379/0"
+    config_port = SERVICES["config-service"].default_port
+    assert app["environment"]["ORDER_SERVICE_CONFIG_SERVICE_URL"] == f"http://config-service:{config_port}"
+    assert set(app["depends_on"]) == {"redis", "config-service"}
+    assert "/health/ready" in " ".join(app["healthcheck"]["test"])
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
@@ -77,6 +87,6 @@ def test_dockerfile_builds_from_a_python_base_and_exposes_every_port() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.1[1-9]", dockerfile, re.MULTILINE)
     exposed = {int(p) for line in dockerfile.splitlines() if line.startswith("EXPOSE") for p in line.split()[1:]}
-    assert exposed == {spec.default_port for spec in SERVICES.values()}
+    assert exposed == {spec.default_port for spec in SERVICES.values()} | {8000}
     for folder in ("mocks", "contracts", "order_service"):
         assert f"COPY {folder} ./{folder}" in dockerfile
