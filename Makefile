@@ -62,6 +62,7 @@ bench: venv
 	$(BIN)/python -m suites.bench.bench_signing
 	$(BIN)/python -m suites.bench.bench_redis_usage
 	$(BIN)/python -m suites.bench.bench_anomaly
+	$(BIN)/python -m suites.bench.bench_order_service
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
