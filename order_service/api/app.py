@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 import redis.asyncio as aioredis
-from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter
@@ -51,6 +51,32 @@ from order_service.settings import Settings
 log = logging.getLogger("order_service.api")
 ORDER_ID = Annotated[str, Path(pattern=r"^[0-9]{15}$")]
 LAST_PRICES = {"INFY": Decimal("1532.10"), "TCS": Decimal("3875"), "RELIANCE": Decimal("2950.55")}
+
+
+class RequestCounter:
+    """Counts every HTTP request by method, route template and status (a plain ASGI layer: no per-request task)."""
+
+    def __init__(self, app: Any, counter: Counter) -> None:
+        self.app = app
+        self.counter = counter
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def capture(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.counter.labels(scope["method"], route, status).inc()
 
 
 def _error(status: int, error: str, message: str, violations: list[dict[str, str]] | None = None) -> JSONResponse:
@@ -140,12 +166,7 @@ def create_app(
         registry=registry,
     )
 
-    @app.middleware("http")
-    async def count_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        route = request.scope.get("route")
-        requests_total.labels(request.method, getattr(route, "path", "unmatched"), response.status_code).inc()
-        return response
+    app.add_middleware(RequestCounter, counter=requests_total)
 
     app.include_router(build_health_router(redis=redis, hub=hub, limiter=limiter, monitor=monitor, registry=registry))
     app.add_exception_handler(SecurityError, security_error_handler)

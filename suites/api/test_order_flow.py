@@ -149,6 +149,7 @@ async def test_health_and_metrics_reflect_the_stack(stack: tuple[FastAPI, Client
     ):
         assert name in metrics, name
     assert 'order_service_orders_total{status="OPEN"} 1.0' in metrics
+    assert 'order_service_http_requests_total{method="POST",route="/orders",status="201"} 1.0' in metrics
 
 
 async def test_a_redis_outage_fails_closed_and_recovers(redis_client: redis.Redis) -> None:
