@@ -20,19 +20,12 @@ from order_service.services.order_anomaly_detector import IST
 from order_service.settings import RateLimitSettings, Settings
 from suites.fixtures.clients import FakeTime, build_hub
 from suites.fixtures.mocks import InProcessMocks
+from suites.fixtures.orders import LIMIT_ORDER, market_order
 from suites.fixtures.redis import RealRedis
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
-LIMIT = {
-    "exchange": "NSE",
-    "tradingsymbol": "INFY",
-    "transaction_type": "BUY",
-    "order_type": "LIMIT",
-    "product": "MIS",
-    "quantity": 10,
-    "price": "1500",
-}
-MARKET = {**{k: v for k, v in LIMIT.items() if k != "price"}, "order_type": "MARKET", "strategy_id": 42}
+LIMIT = LIMIT_ORDER
+MARKET = market_order(strategy_id=42)
 
 
 def at_eleven() -> datetime:

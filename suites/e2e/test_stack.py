@@ -17,17 +17,10 @@ import pytest
 
 from order_service.security.dev import dev_signer, dev_user_token
 from suites.fixtures.mocks import LiveMocks, free_port, start_mock_servers, stop_mock_servers
+from suites.fixtures.orders import LIMIT_ORDER, market_order
 
 pytestmark = [pytest.mark.anyio, pytest.mark.live]
-LIMIT = {
-    "exchange": "NSE",
-    "tradingsymbol": "INFY",
-    "transaction_type": "BUY",
-    "order_type": "LIMIT",
-    "product": "MIS",
-    "quantity": 10,
-    "price": "1500",
-}
+LIMIT = LIMIT_ORDER
 
 
 @pytest.fixture
@@ -85,7 +78,7 @@ async def test_orders_anomalies_outage_and_recovery(stack: tuple[LiveMocks, str]
 
         # the strategy service goes down: validation serves its last answer, P&L syncs wait
         await plain.post(f"{strategy_admin}/faults", json={"kind": "status", "status": 503})
-        market = {k: v for k, v in LIMIT.items() if k != "price"} | {"order_type": "MARKET", "strategy_id": 42}
+        market = market_order(strategy_id=42)
         for _ in range(3):
             filled = await algo.post("/orders", json=market)
             assert filled.status_code == 201, filled.text

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from suites.fixtures.mocks import InProcessMocks
+from suites.fixtures.orders import LIMIT_ORDER
 
 pytestmark = pytest.mark.anyio
 
@@ -249,15 +250,7 @@ async def test_order_lifecycle(mocks: InProcessMocks) -> None:
         "x-request-signature": "0" * 64,
         "x-trading-account-id": "ZX1234",
     }
-    limit = {
-        "exchange": "NSE",
-        "tradingsymbol": "INFY",
-        "transaction_type": "BUY",
-        "order_type": "LIMIT",
-        "product": "MIS",
-        "quantity": 10,
-        "price": "1500",
-    }
+    limit = LIMIT_ORDER
     async with mocks.client("order-service", headers=headers) as client:
         placed = (await client.post("/orders", json=limit)).json()
         modified = (await client.patch(f"/orders/{placed['order_id']}", json={"quantity": 20})).json()
