@@ -79,11 +79,29 @@ class RequestCounter:
             self.counter.labels(scope["method"], route, status).inc()
 
 
-def _error(status: int, error: str, message: str, violations: list[dict[str, str]] | None = None) -> JSONResponse:
+def _error(
+    status: int,
+    error: str,
+    message: str,
+    violations: list[dict[str, str]] | None = None,
+    *,
+    retry_after: int | None = None,
+) -> JSONResponse:
     body: dict[str, Any] = {"error": error, "message": message}
     if violations:
         body["violations"] = violations
-    return JSONResponse(body, status_code=status)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _violation(location: str, field: str, reason: str) -> JSONResponse:
+    """A 422 for one rule the contract's schema cannot express."""
+    return _error(
+        422,
+        "validation_failed",
+        "the request does not match the contract",
+        [{"location": location, "field": field, "reason": reason}],
+    )
 
 
 async def _invalid(_: Request, exc: Exception) -> JSONResponse:
@@ -190,9 +208,7 @@ def create_app(
 
     @app.exception_handler(RateLimited)
     async def _limited(_: Request, exc: RateLimited) -> JSONResponse:
-        response = _error(429, "rate_limited", str(exc))
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return _error(429, "rate_limited", str(exc), retry_after=exc.retry_after)
 
     @app.exception_handler(KeyInProgress)
     async def _in_progress(_: Request, exc: KeyInProgress) -> JSONResponse:
@@ -200,47 +216,25 @@ def create_app(
 
     @app.exception_handler(KeyReused)
     async def _reused(_: Request, exc: KeyReused) -> JSONResponse:
-        return _error(
-            422,
-            "validation_failed",
-            "the request does not match the contract",
-            [{"location": "header", "field": "Idempotency-Key", "reason": str(exc)}],
-        )
+        return _violation("header", "Idempotency-Key", str(exc))
 
     @app.exception_handler(StrategyRefused)
     async def _strategy(_: Request, exc: StrategyRefused) -> JSONResponse:
-        return _error(
-            422,
-            "validation_failed",
-            "the request does not match the contract",
-            [{"location": "body", "field": "strategy_id", "reason": str(exc)}],
-        )
+        return _violation("body", "strategy_id", str(exc))
 
     @app.exception_handler(aioredis.RedisError)
     async def _redis_down(_: Request, exc: Exception) -> JSONResponse:
         log.error("REDIS_UNAVAILABLE: order operations refused: %s", exc)
-        response = _error(
-            503,
-            "unavailable",
-            "orders are refused while Redis is unavailable (duplicates and limits cannot be guaranteed)",
-        )
-        response.headers["Retry-After"] = "1"
-        return response
+        message = "orders are refused while Redis is unavailable (duplicates and limits cannot be guaranteed)"
+        return _error(503, "unavailable", message, retry_after=1)
 
     @app.exception_handler(ServiceUnavailableError)
     async def _owner_down(_: Request, exc: Exception) -> JSONResponse:
-        response = _error(503, "unavailable", f"a service the order depends on is unavailable: {exc}")
-        response.headers["Retry-After"] = "1"
-        return response
+        return _error(503, "unavailable", f"a service the order depends on is unavailable: {exc}", retry_after=1)
 
     @app.exception_handler(InvalidOrder)
     async def _invalid_order(_: Request, exc: InvalidOrder) -> JSONResponse:
-        return _error(
-            422,
-            "validation_failed",
-            "the request does not match the contract",
-            [{"location": "body", "field": exc.field, "reason": str(exc)}],
-        )
+        return _violation("body", exc.field, str(exc))
 
     @app.exception_handler(OrderFinal)
     async def _final(_: Request, exc: OrderFinal) -> JSONResponse:
