@@ -18,7 +18,9 @@ import redis.asyncio as aioredis
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from prometheus_client import CollectorRegistry, Counter
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from order_service.api.health import build_health_router
 from order_service.api.placement import OrderRefused, Placement, RateLimited, StrategyRefused
@@ -50,6 +52,8 @@ from order_service.settings import Settings
 
 log = logging.getLogger("order_service.api")
 ORDER_ID = Annotated[str, Path(pattern=r"^[0-9]{15}$")]
+ACCOUNT_ID_PATTERN = r"^[A-Z]{2}[0-9]{4,6}$"
+NONCE_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 LAST_PRICES = {"INFY": Decimal("1532.10"), "TCS": Decimal("3875"), "RELIANCE": Decimal("2950.55")}
 
 
@@ -86,11 +90,14 @@ def _error(
     violations: list[dict[str, str]] | None = None,
     *,
     retry_after: int | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {"error": error, "message": message}
     if violations:
         body["violations"] = violations
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    headers = dict(headers or {})
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -117,6 +124,37 @@ async def _invalid(_: Request, exc: Exception) -> JSONResponse:
             }
         )
     return _error(422, "validation_failed", "the request does not match the contract", violations)
+
+
+async def contract_headers(
+    _account: Annotated[str | None, Header(alias="X-Trading-Account-Id", pattern=ACCOUNT_ID_PATTERN)] = None,
+    _nonce: Annotated[str | None, Header(alias="X-Request-Nonce", pattern=NONCE_PATTERN)] = None,
+) -> None:
+    """The form the contract gives these headers (a missing account header is the security check's 401)."""
+
+
+ORDER_HEADERS = [Depends(contract_headers)]
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Routing errors in the contract's error body; a 405 lists every method the path serves."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        allowed = sorted(
+            {
+                method
+                for route in request.app.routes
+                if isinstance(route, APIRoute) and route.path_regex.fullmatch(request.url.path)
+                for method in route.methods or ()
+            }
+        )
+        return _error(
+            405, "method_not_allowed", f"{request.method} is not served here", headers={"Allow": ", ".join(allowed)}
+        )
+    code = {404: "not_found", 413: "payload_too_large", 415: "unsupported_media_type"}.get(
+        exc.status_code, "bad_request"
+    )
+    return _error(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
 
 
 def create_app(
@@ -189,6 +227,7 @@ def create_app(
     app.include_router(build_health_router(redis=redis, hub=hub, limiter=limiter, monitor=monitor, registry=registry))
     app.add_exception_handler(SecurityError, security_error_handler)
     app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
 
     @app.exception_handler(OrderNotFound)
     async def _not_found(_: Request, exc: OrderNotFound) -> JSONResponse:
@@ -240,7 +279,7 @@ def create_app(
     async def _final(_: Request, exc: OrderFinal) -> JSONResponse:
         return _error(409, "conflict", str(exc))
 
-    @app.post("/orders", status_code=201)
+    @app.post("/orders", status_code=201, dependencies=ORDER_HEADERS)
     async def place_order(
         request: Request,
         order_request: PlaceOrderRequest,
@@ -255,7 +294,7 @@ def create_app(
         )
         return JSONResponse(order, status_code=status)
 
-    @app.get("/orders")
+    @app.get("/orders", dependencies=ORDER_HEADERS)
     async def list_orders(
         trading_account_id: Annotated[str, Depends(get_trading_account_id)],
         _service: Annotated[str, Depends(validate_order_listing)],
@@ -266,7 +305,7 @@ def create_app(
         items, next_cursor = orders.page(trading_account_id, status, limit, cursor)
         return {"items": items, "next_cursor": next_cursor}
 
-    @app.get("/orders/{order_id}")
+    @app.get("/orders/{order_id}", dependencies=ORDER_HEADERS)
     async def get_order(
         order_id: ORDER_ID,
         trading_account_id: Annotated[str, Depends(get_trading_account_id)],
@@ -274,7 +313,7 @@ def create_app(
     ) -> dict[str, Any]:
         return orders.get(trading_account_id, order_id)
 
-    @app.patch("/orders/{order_id}")
+    @app.patch("/orders/{order_id}", dependencies=ORDER_HEADERS)
     async def modify_order(
         order_id: ORDER_ID,
         change: ModifyOrderRequest,
@@ -285,7 +324,7 @@ def create_app(
         audit_event("order_modified", order_id=order_id, account=trading_account_id, identity=service_identity)
         return order
 
-    @app.delete("/orders/{order_id}")
+    @app.delete("/orders/{order_id}", dependencies=ORDER_HEADERS)
     async def cancel_order(
         order_id: ORDER_ID,
         trading_account_id: Annotated[str, Depends(get_trading_account_id)],
@@ -297,7 +336,7 @@ def create_app(
         audit_event("order_cancelled", order_id=order_id, account=trading_account_id, identity=service_identity)
         return order
 
-    @app.get("/positions")
+    @app.get("/positions", dependencies=ORDER_HEADERS)
     async def get_positions(
         trading_account_id: Annotated[str, Depends(get_trading_account_id)],
         _service: Annotated[str, Depends(validate_positions_access)],

@@ -23,6 +23,14 @@ def _price(value: object) -> object:
     raise ValueError('a price is a decimal string, e.g. "1520.40"')
 
 
+def _json_integer(value: object) -> object:
+    """JSON Schema's integer: 5.0 is the integer 5 (a bool is not a number here)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Quantity = Annotated[int, BeforeValidator(_json_integer), Field(ge=1, le=100_000_000)]
 Price = Annotated[Decimal, BeforeValidator(_price), _AS_TEXT]
 Exchange = Literal["NSE", "BSE", "NFO", "BFO", "CDS", "MCX"]
 OrderType = Literal["MARKET", "LIMIT", "SL", "SL-M"]
@@ -30,20 +38,33 @@ Product = Literal["CNC", "MIS", "NRML"]
 OrderStatus = Literal["OPEN", "TRIGGER PENDING", "COMPLETE", "CANCELLED", "REJECTED", "AMO REQ RECEIVED"]
 
 
-class PlaceOrderRequest(BaseModel):
+class _Request(BaseModel):
+    """A request body as the contract reads it: no unknown fields, and an optional field is absent, never null."""
+
     model_config = ConfigDict(extra="forbid", strict=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: object) -> object:
+        if isinstance(data, dict):
+            nulls = sorted(name for name, value in data.items() if value is None)
+            if nulls:
+                raise ValueError(f"{', '.join(nulls)} may be left out but not null")
+        return data
+
+
+class PlaceOrderRequest(_Request):
     exchange: Exchange
     tradingsymbol: Annotated[str, Field(pattern=r"^[A-Z0-9&_-]{1,40}$")]
     transaction_type: Literal["BUY", "SELL"]
     order_type: OrderType
     product: Product
-    quantity: Annotated[int, Field(ge=1, le=100_000_000)]
+    quantity: Quantity
     price: Price | None = None
     trigger_price: Price | None = None
     validity: Literal["DAY", "IOC"] = "DAY"
     variety: Literal["regular", "amo"] = "regular"
-    strategy_id: Annotated[int, Field(ge=1, le=9_223_372_036_854_775_807)] | None = None
+    strategy_id: Annotated[int, BeforeValidator(_json_integer), Field(ge=1, le=9_223_372_036_854_775_807)] | None = None
     tag: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,20}$")] | None = None
 
     @model_validator(mode="after")
@@ -52,10 +73,8 @@ class PlaceOrderRequest(BaseModel):
         return self
 
 
-class ModifyOrderRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    quantity: Annotated[int, Field(ge=1, le=100_000_000)] | None = None
+class ModifyOrderRequest(_Request):
+    quantity: Quantity | None = None
     price: Price | None = None
     trigger_price: Price | None = None
     order_type: OrderType | None = None
