@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import sys
 from collections.abc import AsyncIterator
 
@@ -51,6 +52,19 @@ def build(settings: Settings) -> FastAPI:
     return app
 
 
+def _settle_gc() -> None:
+    """Keep the cycle collector off the request path's tail.
+
+    A full collection walks every tracked object, most of them the modules and the app built
+    at start-up, and showed as 50-70 ms stalls (p99 x3 under load). Freezing what exists
+    now takes it out of the collector's view; a larger young generation collects less often.
+    Reference counting still frees everything without cycles at once.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 1_000)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m order_service", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -69,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    _settle_gc()
     uvicorn.run(
         app,
         host=args.host,

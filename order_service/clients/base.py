@@ -126,6 +126,7 @@ class ServiceClient:
         self.metrics = metrics or ClientMetrics()
         self._outbox = outbox
         self._stale = stale if stale is not None else StaleCache()
+        self._flights: dict[Hashable, asyncio.Future[Any]] = {}
         self._retry = RetryPolicy(self.settings.retry, rand=rand)
         self._sleep = sleep
         self._client: httpx.AsyncClient | None = None
@@ -265,6 +266,26 @@ class ServiceClient:
 
     # -- with fallbacks ------------------------------------------------------------------
     async def _read(self, call: Call[T]) -> T:
+        """A read; identical reads in flight at the same moment share one request (and its answer or error).
+
+        Under load many orders validate the same strategy at once: one request answers them
+        all, and the answer is no older than the request each caller would have sent.
+        """
+        key = (call.method, call.path, tuple(sorted((call.params or {}).items())))
+        flight = self._flights.get(key)
+        if flight is None:
+            flight = asyncio.ensure_future(self._read_once(call))
+            self._flights[key] = flight
+            flight.add_done_callback(lambda done: self._landed(key, done))
+        result: T = await asyncio.shield(flight)  # one caller cancelled does not cancel the others' request
+        return result
+
+    def _landed(self, key: Hashable, flight: asyncio.Future[Any]) -> None:
+        self._flights.pop(key, None)
+        if not flight.cancelled():
+            flight.exception()  # retrieved here, so an error every caller abandoned is not reported as lost
+
+    async def _read_once(self, call: Call[T]) -> T:
         """A read; while the owner is unavailable, the last known answer, marked stale."""
         key = (self.service, call.operation, call.cache_key)
         fallback = FALLBACKS.get((self.service, call.operation), Fallback.NONE)

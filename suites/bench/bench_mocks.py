@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import shutil
 import statistics
 import subprocess
@@ -22,12 +21,13 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from suites.bench.wrk import Load, run_wrk
 from suites.fixtures.processes import stop_process
 
 HOST = "127.0.0.1"
@@ -47,15 +47,6 @@ BASELINE = (
     "uvicorn.run(create_baseline_app(), host='127.0.0.1', port=int(sys.argv[1]), loop='uvloop', "
     "http='httptools', log_level='warning', access_log=False)"
 )
-
-
-@dataclass
-class Load:
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    requests: int
-    errors: int
 
 
 def free_port() -> int:
@@ -94,13 +85,8 @@ def rss_mb(pid: int, field: str) -> float:
     raise RuntimeError(f"no {field} for {pid}")
 
 
-def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([0-9.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
 def wrk(url: str, seconds: float, post: bool, workdir: Path) -> Load:
-    command = ["wrk", "-t2", "-c32", f"-d{seconds:.0f}s", "--latency", url]
+    script = None
     if post:
         script = workdir / "post.lua"
         script.write_text(
@@ -108,18 +94,7 @@ def wrk(url: str, seconds: float, post: bool, workdir: Path) -> Load:
             'wrk.headers["Content-Type"] = "application/json"\n'
             f"wrk.body = {json.dumps(POST_BODY)}\n"
         )
-        command[1:1] = ["-s", str(script)]
-    out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    total = int(re.search(r"([0-9]+) requests in", out).group(1))  # type: ignore[union-attr]
-    errors_match = re.search(r"Non-2xx or 3xx responses: ([0-9]+)", out)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    errors = int(errors_match.group(1)) if errors_match else 0
-    if socket_errors:
-        errors += sum(int(n) for n in socket_errors.groups())
-    return Load(rps, p50, p99, total, errors)
+    return run_wrk(url, seconds=seconds, script=script)
 
 
 def python_load(url: str, seconds: float, post: bool) -> Load:

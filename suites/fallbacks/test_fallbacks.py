@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -249,3 +250,42 @@ async def test_http_errors_never_escape_untranslated(mocks: InProcessMocks, hub:
     with pytest.raises(ServiceUnavailableError) as caught:
         await hub.strategy.create_default_strategy("QQ7777")
     assert isinstance(caught.value.__cause__, httpx.RemoteProtocolError)
+
+
+async def test_identical_reads_in_flight_share_one_request(mocks: InProcessMocks, hub: ClientHub) -> None:
+    await fault(mocks, "strategy-service", kind="latency", delay_ms=50)
+    same = await asyncio.gather(*(hub.strategy.get_strategy_validation(42) for _ in range(10)))
+    other = await hub.strategy.get_strategy_validation(7)
+    assert all(v == same[0] for v in same)
+    paths = [e["path"] for e in await journal(mocks, "strategy-service", operation_id="validateStrategy")]
+    assert sorted(paths) == ["/strategies/42/validate", "/strategies/7/validate"]
+    assert other.strategy_id == 7
+    again = await hub.strategy.get_strategy_validation(42)  # once landed, the next read asks again
+    assert again == same[0]
+    assert len(await journal(mocks, "strategy-service", operation_id="validateStrategy")) == 3
+
+
+async def test_a_shared_read_gives_its_error_to_every_caller(mocks: InProcessMocks, fake_time: FakeTime) -> None:
+    hub = build_hub(mocks, fake_time, hub_settings(retry={"max_attempts": 1}))
+    try:
+        await fault(mocks, "strategy-service", kind="latency", delay_ms=50)
+        await fault(mocks, "strategy-service", kind="status", status=503)
+        results = await asyncio.gather(
+            *(hub.strategy.get_strategy_validation(42) for _ in range(5)), return_exceptions=True
+        )
+    finally:
+        await hub.aclose()
+    assert all(isinstance(r, ServiceUnavailableError) for r in results)
+    assert len(await journal(mocks, "strategy-service", operation_id="validateStrategy")) == 1
+
+
+async def test_a_cancelled_caller_does_not_cancel_the_shared_read(mocks: InProcessMocks, hub: ClientHub) -> None:
+    await fault(mocks, "strategy-service", kind="latency", delay_ms=50)
+    first = asyncio.ensure_future(hub.strategy.get_strategy_validation(42))
+    await asyncio.sleep(0.01)
+    second = asyncio.ensure_future(hub.strategy.get_strategy_validation(42))
+    await asyncio.sleep(0.01)
+    first.cancel()
+    validation = await second
+    assert validation.strategy_id == 42
+    assert first.cancelled()
