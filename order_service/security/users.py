@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +21,17 @@ class User:
 
 
 class UserTokens:
-    def __init__(self, settings: SecuritySettings) -> None:
+    """Checks user tokens; a token already verified is remembered until it expires.
+
+    A caller sends the same token with every request, and the signature check was a
+    twentieth of an order's CPU: the verified claims are kept by the token's exact text (a
+    changed byte is a different entry and is checked in full), for at most `cache_size`
+    tokens, and each use still checks the expiry against the clock.
+    """
+
+    def __init__(
+        self, settings: SecuritySettings, *, clock: Callable[[], float] = time.time, cache_size: int = 10_000
+    ) -> None:
         key = settings.jwt_public_key or settings.jwt_secret
         if not key:
             raise ValueError("user tokens need security.jwt_secret or security.jwt_public_key")
@@ -27,14 +39,31 @@ class UserTokens:
             raise ValueError("the 'none' algorithm is never accepted")
         self._key = key
         self._settings = settings
+        self._clock = clock
+        self._cache_size = cache_size
+        self._verified: dict[str, tuple[User, float]] = {}
 
     def user_from_header(self, authorization: str | None) -> User:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise AuthenticationError("bad_token", "no Bearer token")
+        token = token.strip()
+        known = self._verified.get(token)
+        if known is None:
+            decoded = self._decode(token)
+            if len(self._verified) >= self._cache_size:
+                self._verified.clear()  # a simple bound: a full check refills it
+            known = self._verified[token] = (decoded, float(decoded.claims["exp"]))
+        user, expires = known
+        if self._clock() >= expires:  # the service's clock decides, for remembered and new tokens alike
+            del self._verified[token]
+            raise AuthenticationError("bad_token", "ExpiredSignatureError: the token has expired")
+        return user
+
+    def _decode(self, token: str) -> User:
         try:
             claims = jwt.decode(
-                token.strip(),
+                token,
                 self._key,
                 algorithms=self._settings.jwt_algorithms,
                 audience=self._settings.jwt_audience,
