@@ -4,26 +4,31 @@ Health is cheap and asked for on every `/health/redis`: INFO (memory, clients, s
 DBSIZE, a few PINGs, and the connection pool's own count. Usage by pattern walks the
 keyspace with SCAN only (never KEYS): a Lua step SCANs and takes MEMORY USAGE (default
 sampling) for as many keys as fit in `scan_budget_ms` of server time, so no command of the
-monitor blocks Redis for long, and returns keys and sizes in one reply. Keys that expire
+monitor blocks Redis for long, and returns keys and sizes packed in one string. The next
+step is sent before a reply is counted, so Redis and the counting overlap. Keys that expire
 mid-scan are skipped; keys SCAN returns twice are counted once. Sampled mode draws
-RANDOMKEY `sample_size` times and scales by DBSIZE.
-On a cluster every primary is scanned. The exact scan runs on an interval and the health
-endpoint serves its cached result with `as_of`, so a health request never scans.
+`sample_size` keys (short SCAN runs from random cursors; RANDOMKEY on cluster nodes) and
+scales by DBSIZE. On a cluster every primary is scanned. The exact scan runs on an
+interval and the health endpoint serves its cached result with `as_of`, so a health
+request never scans.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
+import random
 import statistics
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
+import msgpack
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Gauge
 from redis.asyncio.cluster import RedisCluster
@@ -33,33 +38,61 @@ from order_service.settings import RedisMonitorSettings
 log = logging.getLogger("order_service.redis_monitor")
 MB = 1024 * 1024
 
+# Each step packs its keys and sizes with Redis's built-in cmsgpack: one bulk string is far
+# cheaper to write and to read than thousands of reply elements.
 _SCAN_STEP = """
 local cursor = ARGV[1]
 local budget = tonumber(ARGV[2])
-local out = {}
+local out, n = {}, 0
 local t0 = redis.call('TIME')
 local start = t0[1] * 1000000 + t0[2]
 repeat
   local res = redis.call('SCAN', cursor, 'COUNT', 200)
   cursor = res[1]
-  for _, key in ipairs(res[2]) do
-    local size = redis.call('MEMORY', 'USAGE', key)
+  local keys = res[2]
+  for i = 1, #keys do
+    local size = redis.call('MEMORY', 'USAGE', keys[i])
     if size then
-      out[#out + 1] = key
-      out[#out + 1] = size
+      out[n + 1], out[n + 2], n = keys[i], size, n + 2
     end
   end
   local t = redis.call('TIME')
 until cursor == '0' or (t[1] * 1000000 + t[2]) - start >= budget
-table.insert(out, 1, cursor)
-return out
+return {cursor, n > 0 and cmsgpack.pack(out) or ''}
 """
 
-_SAMPLE_STEP = """
+# Sampling by runs of SCAN from random cursors: a cursor is a position in the key table and
+# keys sit in the table by the hash of their name, so each run is a random sample of keys,
+# about twice as cheap per key as RANDOMKEY. ARGV: wanted, budget, run length, start cursors.
+_CURSOR_SAMPLE_STEP = """
 local wanted = tonumber(ARGV[1])
 local budget = tonumber(ARGV[2])
-local out = {}
-local drawn = 0
+local run = ARGV[3]
+local out, n, drawn, i = {}, 0, 0, 4
+local t0 = redis.call('TIME')
+local start = t0[1] * 1000000 + t0[2]
+while drawn < wanted and ARGV[i] do
+  local keys = redis.call('SCAN', ARGV[i], 'COUNT', run)[2]
+  i = i + 1
+  for j = 1, math.min(#keys, wanted - drawn) do
+    drawn = drawn + 1
+    local size = redis.call('MEMORY', 'USAGE', keys[j])
+    if size then
+      out[n + 1], out[n + 2], n = keys[j], size, n + 2
+    end
+  end
+  local t = redis.call('TIME')
+  if (t[1] * 1000000 + t[2]) - start >= budget then break end
+end
+return {drawn, n > 0 and cmsgpack.pack(out) or ''}
+"""
+
+# Cluster nodes sample by RANDOMKEY: from Redis 7.4 a cluster node keeps one table per slot,
+# hash-tagged keys share slots, and a random cursor would no longer be a random position.
+_RANDOMKEY_SAMPLE_STEP = """
+local wanted = tonumber(ARGV[1])
+local budget = tonumber(ARGV[2])
+local out, n, drawn = {}, 0, 0
 local t0 = redis.call('TIME')
 local start = t0[1] * 1000000 + t0[2]
 while drawn < wanted do
@@ -68,17 +101,17 @@ while drawn < wanted do
   drawn = drawn + 1
   local size = redis.call('MEMORY', 'USAGE', key)
   if size then
-    out[#out + 1] = key
-    out[#out + 1] = size
+    out[n + 1], out[n + 2], n = key, size, n + 2
   end
   if drawn % 100 == 0 then
     local t = redis.call('TIME')
     if (t[1] * 1000000 + t[2]) - start >= budget then break end
   end
 end
-table.insert(out, 1, drawn)
-return out
+return {drawn, n > 0 and cmsgpack.pack(out) or ''}
 """
+_SAMPLE_CHUNK = 1_000  # draws asked of one sampling step (the budget may stop it sooner)
+_SAMPLE_RUN = 20  # keys per SCAN run: shorter runs are more independent draws, longer ones cheaper
 
 
 class RedisUsagePattern(StrEnum):
@@ -124,6 +157,14 @@ class PatternClassifier:
         if segment and segment not in self._ambiguous and len(self._memo) < 10_000:
             self._memo[segment] = found
         return found
+
+    def tally(self, keys: list[bytes], key_sizes: list[int], counts: dict[str, int], sizes: dict[str, int]) -> None:
+        """Add keys and their sizes to the per-pattern totals (the scan's inner loop, kept tight)."""
+        memo_get, pattern_of = self._memo.get, self.pattern_of
+        for key, size in zip(keys, key_sizes, strict=True):
+            pattern = memo_get(key[: key.find(b":") + 1]) or pattern_of(key)
+            counts[pattern] += 1
+            sizes[pattern] += size
 
 
 @dataclass(frozen=True)
@@ -181,6 +222,33 @@ class MonitoredConnectionPool(aioredis.BlockingConnectionPool):
         return self.in_use / self.max_connections
 
 
+Send = Callable[..., Awaitable[None]]
+Receive = Callable[[], Awaitable[Any]]
+
+
+@contextlib.asynccontextmanager
+async def _steps(node: aioredis.Redis) -> AsyncIterator[tuple[Send, Receive]]:
+    """One connection for a run of script steps, so the next step can be sent before a reply is read."""
+    pool = node.connection_pool
+    connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+
+    async def send(sha: str, *args: Any) -> None:
+        await connection.send_command("EVALSHA", sha, 0, *args)
+
+    try:
+        yield send, connection.read_response
+    except BaseException:
+        await connection.disconnect()  # a step's reply may still be on its way: never reuse the connection
+        raise
+    finally:
+        await pool.release(connection)
+
+
+def _unpack(packed: bytes) -> tuple[list[bytes], list[int]]:
+    flat = msgpack.unpackb(packed, raw=True) if packed else []
+    return flat[0::2], flat[1::2]
+
+
 class RedisUsageMonitor:
     def __init__(
         self,
@@ -189,8 +257,10 @@ class RedisUsageMonitor:
         *,
         registry: CollectorRegistry | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        rand_bits: Callable[[int], int] = random.getrandbits,
     ) -> None:
         self._client = client
+        self._rand_bits = rand_bits
         self._settings = settings
         self._classifier = PatternClassifier(settings.prefixes)
         self._clock = clock
@@ -324,40 +394,60 @@ class RedisUsageMonitor:
         return report
 
     async def _scan_node(self, node: aioredis.Redis, counts: dict[str, int], sizes: dict[str, int]) -> int:
-        step = node.register_script(_SCAN_STEP)
+        sha = await node.script_load(_SCAN_STEP)
         budget = int(self._settings.scan_budget_ms * 1000)
         seen: set[int] = set()  # hashes of keys already counted: SCAN may return a key twice
-        pattern_of = self._classifier.pattern_of
-        cursor: bytes | str = "0"
-        while True:
-            reply = await step(args=[cursor, budget])
-            cursor = reply[0]
-            for key, size in zip(reply[1::2], reply[2::2], strict=True):
-                fingerprint = hash(key)
-                if fingerprint in seen:
-                    continue
-                seen.add(fingerprint)
-                pattern = pattern_of(key)
-                counts[pattern] += 1
-                sizes[pattern] += size
-            if cursor in (b"0", "0"):
-                return len(seen)
+        async with _steps(node) as (send, receive):
+            await send(sha, "0", budget)
+            while True:
+                cursor, packed = await receive()
+                done = cursor in (b"0", "0")
+                if not done:  # Redis runs the next step while this one is counted here
+                    await send(sha, cursor, budget)
+                keys, key_sizes = _unpack(packed)
+                fingerprints = set(map(hash, keys))
+                if len(fingerprints) == len(keys) and seen.isdisjoint(fingerprints):
+                    seen |= fingerprints  # the usual case: no key seen before
+                    self._classifier.tally(keys, key_sizes, counts, sizes)
+                else:
+                    for key, size in zip(keys, key_sizes, strict=True):
+                        if hash(key) not in seen:
+                            seen.add(hash(key))
+                            self._classifier.tally([key], [size], counts, sizes)
+                if done:
+                    return len(seen)
 
     async def _sample_node(
         self, node: aioredis.Redis, wanted: int, node_keys: int, counts: dict[str, Any], sizes: dict[str, Any]
     ) -> int:
-        step = node.register_script(_SAMPLE_STEP)
+        by_cursor = not isinstance(self._client, RedisCluster)
+        sha = await node.script_load(_CURSOR_SAMPLE_STEP if by_cursor else _RANDOMKEY_SAMPLE_STEP)
         budget = int(self._settings.scan_budget_ms * 1000)
-        drawn, sample_counts, sample_sizes = 0, dict.fromkeys(counts, 0), dict.fromkeys(sizes, 0)
-        while drawn < wanted:
-            reply = await step(args=[wanted - drawn, budget])
-            if int(reply[0]) == 0:
-                break  # an empty keyspace
-            drawn += int(reply[0])
-            for key, size in zip(reply[1::2], reply[2::2], strict=True):
-                pattern = self._classifier.pattern_of(key)
-                sample_counts[pattern] += 1
-                sample_sizes[pattern] += size
+        sample_counts, sample_sizes = dict.fromkeys(counts, 0), dict.fromkeys(sizes, 0)
+        drawn, empty = 0, False
+        asked: collections.deque[int] = collections.deque()  # sizes of the steps in flight, in order
+        async with _steps(node) as (send, receive):
+
+            async def ask() -> None:
+                size = min(_SAMPLE_CHUNK, wanted - drawn - sum(asked))
+                # Twice the cursors a step needs: a run that reaches the end of the table is short.
+                runs = 2 * size // _SAMPLE_RUN + 2
+                starts = [_SAMPLE_RUN, *(str(self._rand_bits(64)) for _ in range(runs))] if by_cursor else []
+                await send(sha, size, budget, *starts)
+                asked.append(size)
+
+            for _ in range(2):  # two steps in flight: the steps do not depend on each other
+                if wanted - drawn - sum(asked) > 0:
+                    await ask()
+            while asked:
+                step_drawn, packed = await receive()
+                asked.popleft()
+                drawn += int(step_drawn)
+                empty = empty or int(step_drawn) == 0
+                if not empty and wanted - drawn - sum(asked) > 0:
+                    await ask()
+                keys, key_sizes = _unpack(packed)
+                self._classifier.tally(keys, key_sizes, sample_counts, sample_sizes)
         if drawn:
             scale = node_keys / drawn
             for pattern in counts:

@@ -232,6 +232,25 @@ async def test_sampled_estimates_are_within_the_documented_bound(
         assert abs(estimate - count) / count < 0.04, (prefix, estimate, count)
 
 
+async def test_a_small_keyspace_sampled_by_cursor_runs_is_not_skewed(
+    real_redis: RealRedis, sync_redis: redis.Redis
+) -> None:
+    """Runs of SCAN from random cursors cover much of a small table; the proportions still hold."""
+    sync_redis.eval("for i = 1, 300 do redis.call('SET', 'idempotency:' .. i, 'v') end", 0)
+    sync_redis.eval("for i = 1, 100 do redis.call('SET', 'lock:' .. i, string.rep('v', 200)) end", 0)
+    client = aioredis.Redis.from_url(real_redis.url)
+    try:
+        monitor = RedisUsageMonitor(client, RedisMonitorSettings(prefixes=PREFIXES, sample_size=20_000))
+        exact, sampled = await monitor.scan("exact"), await monitor.scan("sampled")
+    finally:
+        await client.aclose()
+    assert sampled.keys_examined == 20_000
+    assert abs(sampled.patterns["idempotency"].key_count - 300) <= 15
+    assert abs(sampled.patterns["worker_coordination"].key_count - 100) <= 15
+    lock_bytes = exact.patterns["worker_coordination"].memory_bytes
+    assert abs(sampled.patterns["worker_coordination"].memory_bytes - lock_bytes) / lock_bytes < 0.05
+
+
 async def test_the_order_service_serves_health_redis(real_redis: RealRedis, sync_redis: redis.Redis) -> None:
     client = aioredis.Redis.from_url(real_redis.url)
     app = create_app(Settings(security=dev_security_settings()), redis=client)

@@ -33,5 +33,8 @@ async def test_the_scan_covers_every_primary(redis_cluster: list[tuple[str, int]
     assert exact.patterns["idempotency"].key_count == 600
     assert exact.patterns["real_time_data"].key_count == 150
     assert sampled.total_keys == 750
+    assert sampled.keys_examined == 40_000  # RANDOMKEY draws on each primary, in proportion to its keys
+    assert abs(sampled.patterns["idempotency"].key_count - 600) <= 30
+    assert abs(sampled.patterns["real_time_data"].key_count - 150) <= 30
     assert health.total_keys == 750
     assert health.is_healthy

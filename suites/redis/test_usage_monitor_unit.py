@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgpack
 import pytest
 
 from order_service import keys
@@ -58,11 +59,32 @@ def test_an_unknown_pattern_in_settings_is_refused() -> None:
         PatternClassifier({"x:": "cold_storage"})
 
 
+class FakeConnection:
+    """Answers each EVALSHA with the next canned step, packed as the scan script packs it."""
+
+    def __init__(self, steps: list[list[Any]]) -> None:
+        self._steps = iter(steps)
+        self._sent = 0
+
+    async def send_command(self, *_: Any) -> None:
+        self._sent += 1
+
+    async def read_response(self) -> list[Any]:
+        assert self._sent > 0, "a reply was read before its step was sent"
+        self._sent -= 1
+        cursor, *flat = next(self._steps)
+        return [cursor, msgpack.packb(flat) if flat else b""]
+
+    async def disconnect(self) -> None:
+        pass
+
+
 class FakeNode:
     """A node whose scan steps are canned replies: a key twice, an expired key skipped by the script."""
 
     def __init__(self, steps: list[list[Any]]) -> None:
-        self._steps = steps
+        self.connection_pool = self
+        self._connection = FakeConnection(steps)
 
     async def dbsize(self) -> int:
         return 4
@@ -70,13 +92,14 @@ class FakeNode:
     async def info(self, section: str) -> dict[str, int]:
         return {"used_memory": 10_000}
 
-    def register_script(self, _source: str) -> Any:
-        steps = iter(self._steps)
+    async def script_load(self, _source: str) -> str:
+        return "sha"
 
-        async def step(args: list[Any]) -> list[Any]:
-            return next(steps)
+    async def get_connection(self) -> FakeConnection:
+        return self._connection
 
-        return step
+    async def release(self, _connection: FakeConnection) -> None:
+        pass
 
 
 async def test_a_key_scan_returns_twice_is_counted_once() -> None:
