@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Protocol
 
-from order_service.orders.models import ModifyOrderRequest, PlaceOrderRequest, check_prices
+from order_service.orders.models import MissingPrice, ModifyOrderRequest, PlaceOrderRequest, check_prices
 
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
 FINAL = frozenset({"COMPLETE", "CANCELLED", "REJECTED"})
@@ -140,8 +140,8 @@ class OrderBook:
         merged = {**order, **updates}
         try:
             check_prices(merged["order_type"], merged.get("price"), merged.get("trigger_price"))
-        except ValueError as exc:
-            raise InvalidOrder("price" if "price is" in str(exc) else "trigger_price", str(exc)) from exc
+        except MissingPrice as exc:
+            raise InvalidOrder(exc.field, str(exc)) from exc
         merged["pending_quantity"] = merged["quantity"] - merged["filled_quantity"]
         merged["updated_at"] = self._now()
         if merged["status"] != "AMO REQ RECEIVED":

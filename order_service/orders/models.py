@@ -87,8 +87,16 @@ class ModifyOrderRequest(_Request):
         return self
 
 
+class MissingPrice(ValueError):
+    """An order type that needs a price (or a trigger price) without one; `field` names which."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+
+
 def check_prices(order_type: str, price: Decimal | None, trigger: Decimal | None) -> None:
     if order_type in ("LIMIT", "SL") and price is None:
-        raise ValueError("price is required for LIMIT and SL orders")
+        raise MissingPrice("price", "price is required for LIMIT and SL orders")
     if order_type in ("SL", "SL-M") and trigger is None:
-        raise ValueError("trigger_price is required for SL and SL-M orders")
+        raise MissingPrice("trigger_price", "trigger_price is required for SL and SL-M orders")

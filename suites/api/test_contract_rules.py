@@ -72,3 +72,12 @@ async def test_an_unknown_path_answers_the_contract_error_body() -> None:
         response = await client.get("/no-such-thing")
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
+
+
+async def test_a_change_that_needs_a_trigger_price_names_it() -> None:
+    async with api() as client:
+        placed = (await client.post("/orders", json=LIMIT_ORDER)).json()
+        changed = await client.patch(f"/orders/{placed['order_id']}", json={"order_type": "SL"})
+    assert placed["status"] == "OPEN"
+    assert changed.status_code == 422
+    assert changed.json()["violations"][0]["field"] == "trigger_price"
