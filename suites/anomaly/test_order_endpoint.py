@@ -16,18 +16,11 @@ from order_service.api.app import create_app
 from order_service.security.dev import dev_security_settings, dev_signer, dev_user_token
 from order_service.services.order_anomaly_detector import IST
 from order_service.settings import AnomalySettings, Settings
+from suites.fixtures.orders import LIMIT_ORDER
 from suites.fixtures.redis import RealRedis
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
-BIG = {
-    "exchange": "NSE",
-    "tradingsymbol": "INFY",
-    "transaction_type": "BUY",
-    "order_type": "LIMIT",
-    "product": "MIS",
-    "quantity": 200_000,
-    "price": "1",
-}
+BIG = {**LIMIT_ORDER, "quantity": 200_000, "price": "1"}
 
 
 @pytest.fixture

@@ -21,13 +21,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Awaitable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from suites.bench.wrk import Load, run_wrk
+from suites.bench.wrk import Load, closed_loop, run_wrk
 from suites.fixtures.processes import stop_process
 
 HOST = "127.0.0.1"
@@ -101,30 +102,15 @@ def python_load(url: str, seconds: float, post: bool) -> Load:
     """Fallback when wrk is missing: 32 connections from one asyncio loop (the client is the bottleneck)."""
 
     async def run() -> Load:
-        latencies: list[float] = []
-        errors = 0
-        deadline = time.perf_counter() + seconds
         limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
         async with httpx.AsyncClient(limits=limits, timeout=10) as client:
 
-            async def worker() -> None:
-                nonlocal errors
-                while time.perf_counter() < deadline:
-                    began = time.perf_counter()
-                    if post:
-                        response = await client.post(
-                            url, content=POST_BODY, headers={"content-type": "application/json"}
-                        )
-                    else:
-                        response = await client.get(url)
-                    latencies.append((time.perf_counter() - began) * 1000)
-                    errors += response.status_code != 200
+            def send() -> Awaitable[httpx.Response]:
+                if post:
+                    return client.post(url, content=POST_BODY, headers={"content-type": "application/json"})
+                return client.get(url)
 
-            began = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(32)))
-            elapsed = time.perf_counter() - began
-        cuts = statistics.quantiles(latencies, n=100)
-        return Load(len(latencies) / elapsed, cuts[49], cuts[98], len(latencies), errors)
+            return await closed_loop(send, workers=32, seconds=seconds, expected=200)
 
     return asyncio.run(run())
 

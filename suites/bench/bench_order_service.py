@@ -23,24 +23,17 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable
 from pathlib import Path
 
 import httpx
 
 from order_service.security.dev import dev_signer, dev_user_token
-from suites.bench.wrk import REPLAY_LUA, Load, run_wrk, write_raw_requests
+from suites.bench.wrk import REPLAY_LUA, Load, closed_loop, run_wrk, write_raw_requests
 from suites.fixtures.mocks import free_port, start_mock_servers, stop_mock_servers
+from suites.fixtures.orders import LIMIT_ORDER
 
-ORDER = {
-    "exchange": "NSE",
-    "tradingsymbol": "INFY",
-    "transaction_type": "BUY",
-    "order_type": "LIMIT",
-    "product": "MIS",
-    "quantity": 1,
-    "price": "1500",
-    "strategy_id": 42,
-}
+ORDER = {**LIMIT_ORDER, "quantity": 1, "strategy_id": 42}
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "16"))
 HEADERS = {"content-type": "application/json", "x-trading-account-id": "ZX1234"}
 
@@ -76,26 +69,16 @@ def python_load(url: str, seconds: float) -> Load:
     """Without wrk: a Python loop signs and sends (it takes a core from the service)."""
 
     async def run() -> Load:
-        latencies: list[float] = []
-        errors = 0
-        deadline = time.perf_counter() + seconds
         headers = {**HEADERS, "authorization": f"Bearer {dev_user_token(ttl=3600)}"}
         limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
         async with httpx.AsyncClient(
             base_url=url, auth=dev_signer("algo_engine"), headers=headers, limits=limits, timeout=10
         ) as client:
 
-            async def worker() -> None:
-                nonlocal errors
-                while time.perf_counter() < deadline:
-                    began = time.perf_counter()
-                    response = await client.post("/orders", json=ORDER, headers={"idempotency-key": uuid.uuid4().hex})
-                    latencies.append(time.perf_counter() - began)
-                    errors += response.status_code != 201
+            def send() -> Awaitable[httpx.Response]:
+                return client.post("/orders", json=ORDER, headers={"idempotency-key": uuid.uuid4().hex})
 
-            await asyncio.gather(*(worker() for _ in range(CLIENTS)))
-        cuts = statistics.quantiles(latencies, n=100)
-        return Load(len(latencies) / seconds, cuts[49] * 1000, cuts[98] * 1000, len(latencies), errors)
+            return await closed_loop(send, workers=CLIENTS, seconds=seconds, expected=201)
 
     return asyncio.run(run())
 

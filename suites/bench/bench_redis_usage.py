@@ -24,15 +24,9 @@ import redis.asyncio as aioredis
 
 from order_service.services.redis_usage_monitor import PatternClassifier, RedisUsageMonitor, UsageReport
 from order_service.settings import RedisMonitorSettings
+from suites.fixtures.redis import PATTERN_PREFIXES as PREFIXES
 from suites.fixtures.redis import redis_server_process
 
-PREFIXES = {
-    "idempotency:": "idempotency",
-    "rate_limit:": "rate_limiting",
-    "cache:": "caching",
-    "market:": "real_time_data",
-    "lock:": "worker_coordination",
-}
 PER_PATTERN = 200_000
 FILL = "for i = 1, tonumber(ARGV[2]) do redis.call('SET', ARGV[1] .. i, string.rep('x', 10 + i % 50)) end"
 PROBE = """

@@ -1,4 +1,4 @@
-"""Load from wrk (Debian's package), read back into numbers: the benches' common load generator.
+"""The benches' load: wrk (Debian's package) read back into numbers, or a Python loop without it.
 
 wrk is C and light, so on this 2-core machine the server under test gets the CPU a Python
 load loop would take from it.
@@ -6,10 +6,16 @@ load loop would take from it.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import statistics
 import subprocess
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 # Replays requests built beforehand (one per NUL-separated record), each thread its own share,
 # so signed requests are never sent twice (the replay store would refuse them).
@@ -82,6 +88,29 @@ def run_wrk(
     if socket_errors:
         errors += sum(int(n) for n in socket_errors.groups())
     return Load(rps, p50, p99, total, errors)
+
+
+async def closed_loop(
+    send: Callable[[], Awaitable[httpx.Response]], *, workers: int, seconds: float, expected: int
+) -> Load:
+    """`workers` tasks each sending one request after another for `seconds`; other statuses are errors."""
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            began = time.perf_counter()
+            response = await send()
+            latencies.append((time.perf_counter() - began) * 1000)
+            errors += response.status_code != expected
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    elapsed = time.perf_counter() - began
+    cuts = statistics.quantiles(latencies, n=100)
+    return Load(len(latencies) / elapsed, cuts[49], cuts[98], len(latencies), errors)
 
 
 def write_raw_requests(path: Path, requests: list[bytes]) -> None:

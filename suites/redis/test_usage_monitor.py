@@ -16,16 +16,10 @@ from order_service.api.app import create_app
 from order_service.security.dev import dev_security_settings
 from order_service.services.redis_usage_monitor import MonitoredConnectionPool, RedisUsageMonitor
 from order_service.settings import RedisMonitorSettings, Settings
+from suites.fixtures.redis import PATTERN_PREFIXES as PREFIXES
 from suites.fixtures.redis import RealRedis
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
-PREFIXES = {
-    "idempotency:": "idempotency",
-    "rate_limit:": "rate_limiting",
-    "cache:": "caching",
-    "market:": "real_time_data",
-    "lock:": "worker_coordination",
-}
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from suites.fixtures.mocks import free_port
+from suites.fixtures.orders import market_order
 from suites.fixtures.processes import stop_process
 
 pytestmark = pytest.mark.live
@@ -50,14 +51,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_place_an_order_by_hand(order_service_url: str) -> None:
-    order = {
-        "exchange": "NSE",
-        "tradingsymbol": "INFY",
-        "transaction_type": "BUY",
-        "order_type": "MARKET",
-        "product": "MIS",
-        "quantity": 1,
-    }
+    order = market_order(quantity=1)
     result = cli("POST", order_service_url + "/orders", "--data", json.dumps(order))
     assert result.returncode == 0, result.stdout + result.stderr
     status, body = result.stdout.split("\n", 1)

@@ -16,25 +16,11 @@ from fastapi import FastAPI
 from order_service.api.app import create_app
 from order_service.security.dev import dev_security_settings, dev_signer, dev_user_token
 from order_service.settings import Settings
+from suites.fixtures import orders
 
 pytestmark = pytest.mark.anyio
-LIMIT_ORDER = {
-    "exchange": "NSE",
-    "tradingsymbol": "INFY",
-    "transaction_type": "BUY",
-    "order_type": "LIMIT",
-    "product": "MIS",
-    "quantity": 10,
-    "price": "1500.25",
-}
-MARKET_ORDER = {
-    "exchange": "NSE",
-    "tradingsymbol": "INFY",
-    "transaction_type": "BUY",
-    "order_type": "MARKET",
-    "product": "MIS",
-    "quantity": 10,
-}
+LIMIT_ORDER = {**orders.LIMIT_ORDER, "price": "1500.25"}
+MARKET_ORDER = orders.market_order()
 
 
 @pytest.fixture
