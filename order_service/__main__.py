@@ -56,7 +56,7 @@ def _settle_gc() -> None:
     """Keep the cycle collector off the request path's tail.
 
     A full collection walks every tracked object, most of them the modules and the app built
-    at start-up, and showed as 50-70 ms stalls (p99 x3 under load). Freezing what exists
+    at start-up, and those stalls made the p99 of order placement under load. Freezing what exists
     now takes it out of the collector's view; a larger young generation collects less often.
     Reference counting still frees everything without cycles at once.
     """

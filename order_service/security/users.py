@@ -23,8 +23,8 @@ class User:
 class UserTokens:
     """Checks user tokens; a token already verified is remembered until it expires.
 
-    A caller sends the same token with every request, and the signature check was a
-    twentieth of an order's CPU: the verified claims are kept by the token's exact text (a
+    A caller sends the same token with every request, and the signature check showed in
+    profiles of order placement: the verified claims are kept by the token's exact text (a
     changed byte is a different entry and is checked in full), for at most `cache_size`
     tokens, and each use still checks the expiry against the clock.
     """
