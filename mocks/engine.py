@@ -164,6 +164,9 @@ class Engine:
                         self._replies.pop(next(iter(self._replies)))
                     self._replies[replay_key] = reply
             entry.status = reply.status
+            if plan.drop_after:
+                await _drop(send, receive)  # applied, and the answer is lost on the way back
+                return
             spec = op.responses.get(reply.status)
             if spec is not None and spec.media_type and not spec.media_type.endswith("json"):
                 await _send(send, reply.status, str(reply.body).encode(), spec.media_type, reply.headers)

@@ -1,5 +1,9 @@
 """Fault injection: latency, error statuses, dropped connections, hangs, off-contract answers.
 
+`drop` cuts the connection before the mock looks at the request (the owner never saw it);
+`drop_after` serves the request (state changes, the answer is kept for idempotent replay)
+and cuts the connection instead of sending the answer: a lost acknowledgement.
+
 A fault applies to one operation (by operationId) or to the whole mock, to every request
 or to a seeded random share of them, and optionally only a number of times. Latency
 faults add up; the first other fault that fires decides the answer.
@@ -14,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-FaultKind = Literal["latency", "status", "drop", "hang", "respond"]
+FaultKind = Literal["latency", "status", "drop", "drop_after", "hang", "respond"]
 
 
 class FaultSpec(BaseModel):
@@ -75,6 +79,7 @@ class FaultPlan:
     delay: float = 0.0
     action: Fault | None = None  # the status/drop/hang/respond fault that fires, if any
     names: tuple[str, ...] = ()
+    drop_after: bool = False  # serve the request, then cut the connection instead of answering
 
 
 NO_FAULT = FaultPlan()
@@ -116,4 +121,6 @@ class FaultSet:
             elif action is None and fault._fires():
                 action = fault
                 names.append(f"{fault.spec.kind}#{fault.id}")
+        if action is not None and action.spec.kind == "drop_after":
+            return FaultPlan(delay, None, tuple(names), drop_after=True)
         return FaultPlan(delay, action, tuple(names)) if names else NO_FAULT

@@ -35,6 +35,12 @@ async def journal(mocks: InProcessMocks, service: str, **params: Any) -> list[di
     return list((await admin(mocks, service, "GET", "/journal", params=params))["entries"])
 
 
+def fallbacks(hub: ClientHub, service: str, operation: str, kind: str) -> float | None:
+    """The fallback counter as the registry exposes it (None when never counted)."""
+    labels = {"service": service, "operation": operation, "kind": kind}
+    return hub.metrics.registry.get_sample_value("service_client_fallback_total", labels)
+
+
 async def test_503_is_retried_until_the_owner_answers(mocks: InProcessMocks, hub: ClientHub) -> None:
     await fault(mocks, "strategy-service", kind="status", status=503, times=2)
     assert await hub.strategy.validate_strategy(42) is True
@@ -102,7 +108,7 @@ async def test_a_read_serves_the_last_known_answer_marked_stale(mocks: InProcess
     assert served.is_stale
     assert served.stale_since is not None
     assert served.model_dump() == fresh.model_dump()  # the same data, flagged
-    assert hub.metrics.fallbacks.labels("strategy-service", "getStrategyPortfolio", "stale_read")._value.get() == 1
+    assert fallbacks(hub, "strategy-service", "getStrategyPortfolio", "stale_read") == 1
     with pytest.raises(ServiceUnavailableError):  # nothing known for another strategy
         await hub.strategy.get_strategy_portfolio(43)
 
@@ -137,7 +143,7 @@ async def test_discovery_failure_uses_the_settings_address(mocks: InProcessMocks
     try:
         await fault(mocks, "config-service", kind="status", status=503)
         assert await hub.strategy.validate_strategy(42) is True  # reached through the settings fallback
-        assert hub.metrics.fallbacks.labels("strategy-service", "discovery", "discovery")._value.get() == 1
+        assert fallbacks(hub, "strategy-service", "discovery", "discovery") == 1
     finally:
         await hub.aclose()
 
@@ -162,10 +168,12 @@ async def test_a_moved_service_is_resolved_again_after_a_connection_failure(
     )
     with pytest.raises(ServiceUnavailableError):
         await hub.strategy.validate_strategy(42)  # resolved to the dead address; every try fails
+    # each connection failure invalidated the entry, so every try asked discovery again
+    lookups = await journal(mocks, "config-service", operation_id="getServiceEndpoint")
+    assert len(lookups) == hub.settings.retry.max_attempts
     await admin(mocks, "config-service", "POST", "/reset")  # the registry points to the mock again
     assert await hub.strategy.validate_strategy(42) is True
-    # each connection failure invalidated the entry, so discovery was asked again
-    assert len(await journal(mocks, "config-service", operation_id="getServiceEndpoint")) >= 1
+    assert len(await journal(mocks, "config-service", operation_id="getServiceEndpoint")) == 1
 
 
 def pnl(minute: int, total: str) -> PnlSync:
@@ -205,23 +213,32 @@ async def test_a_write_the_owner_refuses_on_replay_is_dead_lettered_not_dropped(
     assert await hub.relay.drain("account-service") == 1
     dead = await hub.outbox.dead("account-service")
     assert [item.id for item in dead] == [kept.outbox_id]
-    assert hub.metrics.outbox_delivered.labels("account-service", "rejected")._value.get() == 1
+    assert (
+        hub.metrics.registry.get_sample_value(
+            "service_client_outbox_delivered_total", {"service": "account-service", "result": "rejected"}
+        )
+        == 1
+    )
 
 
 async def test_a_replay_after_a_lost_answer_is_applied_once(mocks: InProcessMocks, hub: ClientHub) -> None:
-    """The first try reached the owner but its answer was lost; the replay carries the same key."""
-    await fault(mocks, "analytics-service", kind="drop", operation_id="calculatePnlMetrics")
+    """Every try reached the owner and was applied, but its answer was lost; the replay carries the same key."""
+    await fault(mocks, "analytics-service", kind="drop_after", operation_id="calculatePnlMetrics")
     day = {"day_pnl": Decimal(10), "realized_pnl": Decimal(10), "unrealized_pnl": Decimal(0)}
     kept = await hub.analytics.calculate_and_store_pnl_metrics(42, date(2026, 11, 26), day)
-    assert isinstance(kept, Deferred)
+    assert isinstance(kept, Deferred)  # the client saw the write fail
+    tries = await journal(mocks, "analytics-service", operation_id="calculatePnlMetrics")
+    assert len(tries) == hub.settings.retry.max_attempts
+    assert [e["status"] for e in tries] == [201] * len(tries)  # the owner served every try (created)
+    assert [e["replayed"] for e in tries] == [False] + [True] * (len(tries) - 1)  # and applied only the first
+
     await admin(mocks, "analytics-service", "DELETE", "/faults")
-    await hub.relay.drain("analytics-service")
+    assert await hub.relay.drain("analytics-service") == 1
     entries = await journal(mocks, "analytics-service", operation_id="calculatePnlMetrics")
-    keys = {e["headers"]["idempotency-key"] for e in entries}
-    assert len(keys) == 1  # every try and the replay carried one key
-    assert [e["replayed"] for e in entries if e["status"] == 200] in ([], [True])
+    assert len({e["headers"]["idempotency-key"] for e in entries}) == 1  # every try and the replay: one key
+    assert [e["replayed"] for e in entries[len(tries) :]] == [True]  # the relay got the kept answer
     metrics = await hub.analytics.get_pnl_metrics(42)
-    assert [m.version for m in metrics.items] == [1]  # stored once
+    assert [(m.version, m.day_pnl) for m in metrics.items] == [(1, Decimal(10))]  # stored once
 
 
 async def test_bad_base_url_for_the_relay_keeps_items(mocks: InProcessMocks, hub: ClientHub) -> None:

@@ -101,6 +101,24 @@ async def test_drop_is_a_network_error_in_process(mocks: InProcessMocks) -> None
         assert (await client.get(VALIDATE)).status_code == 200
 
 
+async def assert_applied_then_dropped(client: httpx.AsyncClient) -> None:
+    """A `drop_after` fault: the default is created, yet the caller only sees the connection cut."""
+    await add_fault(client, kind="drop_after", times=1, operation_id="createDefaultStrategy")
+    assert (await client.get("/strategies/default/QQ7777")).status_code == 404
+    with pytest.raises(httpx.RemoteProtocolError):
+        await client.post("/strategies/default", json={"account_id": "QQ7777"})
+    assert (await client.get("/strategies/default/QQ7777")).status_code == 200  # applied all the same
+    journal = (await client.get("/__admin/journal", params={"operation_id": "createDefaultStrategy"})).json()
+    [entry] = journal["entries"]
+    assert entry["status"] == 201
+    assert entry["fault"].startswith("drop_after#")
+
+
+async def test_drop_after_applies_the_request_and_loses_the_answer_in_process(mocks: InProcessMocks) -> None:
+    async with mocks.client("strategy-service") as client:
+        await assert_applied_then_dropped(client)
+
+
 async def test_hang_ends_in_the_clients_read_timeout_in_process(mocks: InProcessMocks) -> None:
     async with mocks.client("strategy-service", timeout=httpx.Timeout(5, read=0.2)) as client:
         await add_fault(client, kind="hang", hang_seconds=30, times=1)
@@ -159,6 +177,13 @@ async def test_drop_cuts_a_real_connection(live_mocks: LiveMocks) -> None:
         with pytest.raises(httpx.RemoteProtocolError):
             await client.get(VALIDATE)
         assert (await client.get(VALIDATE)).status_code == 200
+
+
+@pytest.mark.live
+async def test_drop_after_applies_the_request_and_cuts_a_real_connection(live_mocks: LiveMocks) -> None:
+    async with httpx.AsyncClient(base_url=live_mocks.url("strategy-service"), timeout=5) as client:
+        await client.post("/__admin/reset")
+        await assert_applied_then_dropped(client)
 
 
 @pytest.mark.live
