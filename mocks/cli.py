@@ -60,6 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     up.add_argument("--no-order-service", action="store_true", help="do not start the reference order service")
     up.add_argument("--contracts-dir", type=Path, default=CONTRACTS_DIR)
+    up.add_argument(
+        "--ready-file",
+        type=Path,
+        help="once everything answers, write the address of each server here as JSON (removed on stop)",
+    )
 
     args = parser.parse_args(argv)
     try:
@@ -196,6 +201,8 @@ def _up(args: argparse.Namespace) -> int:
         if any(child.name == "order-service*" for child in children):
             print("\n* the reference order service: python -m order_service.security POST <url>/orders --data ...")
         print("\nCtrl-C stops everything.", flush=True)
+        if args.ready_file is not None:
+            _write_ready_file(args.ready_file, children)
         while not stopping:
             for child in children:
                 if child.process.poll() is not None:
@@ -206,6 +213,22 @@ def _up(args: argparse.Namespace) -> int:
         return 0
     finally:
         _stop_all(children)
+        if args.ready_file is not None:
+            args.ready_file.unlink(missing_ok=True)
+
+
+def _write_ready_file(path: Path, children: list[Child]) -> None:
+    """The machine-readable twin of the table, written whole (a reader never sees half a file)."""
+    urls = {child.name: child.url for child in children}
+    ready = {
+        "pid": os.getpid(),
+        "mocks": {name: urls[name] for name in SERVICES},
+        "redis": urls.get("redis"),
+        "order_service": urls.get("order-service*"),
+    }
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(ready, indent=2) + "\n")
+    partial.replace(path)
 
 
 def _start_order_service(args: argparse.Namespace, urls: dict[str, str], host_in_url: str) -> Child:

@@ -18,10 +18,12 @@ from order_service.clients import ClientHub
 from order_service.security.dev import dev_security_settings, dev_signer, dev_user_token
 from order_service.services.order_anomaly_detector import IST
 from order_service.settings import RateLimitSettings, Settings
+from suites.fixtures import environment
 from suites.fixtures.clients import FakeTime, build_hub
-from suites.fixtures.mocks import InProcessMocks
+from suites.fixtures.mocks import InProcessMocks, free_port
 from suites.fixtures.orders import LIMIT_ORDER, market_order
-from suites.fixtures.redis import RealRedis
+from suites.fixtures.processes import stop_process
+from suites.fixtures.redis import RealRedis, start_redis_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 LIMIT = LIMIT_ORDER
@@ -146,31 +148,11 @@ async def test_health_and_metrics_reflect_the_stack(stack: tuple[FastAPI, Client
 
 
 async def test_a_redis_outage_fails_closed_and_recovers(redis_client: redis.Redis) -> None:
-    import shutil
-
-    from suites.fixtures.mocks import free_port
-    from suites.fixtures.processes import stop_process
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("needs redis-server to stop and start one of its own")
+    binary = environment.binary("redis-server")  # to stop and start one of its own
     port = free_port()
 
     def start() -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [binary, "--port", str(port), "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL
-        )
-        probe = redis.Redis(port=port)
-        for _ in range(200):
-            try:
-                probe.ping()
-                break
-            except redis.ConnectionError:
-                import time
-
-                time.sleep(0.02)
-        probe.close()
-        return process
+        return start_redis_server(binary, port)  # raises if it never answers
 
     process = start()
     client = aioredis.Redis(port=port, socket_connect_timeout=0.5, socket_timeout=0.5)

@@ -8,7 +8,6 @@ back, the breaker closes and the outbox drains by itself; `/health/*` and `/metr
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from order_service.security.dev import dev_signer, dev_user_token
+from suites.fixtures import environment
 from suites.fixtures.mocks import LiveMocks, free_port, start_mock_servers, stop_mock_servers
 from suites.fixtures.orders import LIMIT_ORDER, market_order
 
@@ -25,8 +25,7 @@ LIMIT = LIMIT_ORDER
 
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[tuple[LiveMocks, str]]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("the stack needs redis-server")
+    environment.binary("redis-server")  # the stack needs it
     order_port = free_port()
     live = start_mock_servers(
         tmp_path / "stack.log",

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from mocks.registry import SERVICES
+from suites.fixtures import environment
 from suites.fixtures.mocks import LiveMocks, free_port, start_mock_servers, stop_mock_servers
 
 pytestmark = pytest.mark.live
@@ -45,11 +46,13 @@ def port_is_free(port: int) -> bool:
 
 
 def test_up_prints_the_table_starts_redis_and_stops_everything_on_sigterm(tmp_path: Path) -> None:
+    environment.binary("redis-server")  # `up` starts Redis and the order service only where it exists
     redis_port = free_port()
     order_port = free_port()
     live = start_mock_servers(
         tmp_path / "up.log", extra=("--redis-port", str(redis_port), "--order-service-port", str(order_port))
     )
+    ready_file = tmp_path / "up.log.ready.json"
     try:
         output = live.output()
         for name, url in live.urls.items():
@@ -57,16 +60,29 @@ def test_up_prints_the_table_starts_redis_and_stops_everything_on_sigterm(tmp_pa
             assert url in row
             assert f"contracts/{name}.yaml" in row
             assert url + "/__admin" in row
-        if not port_is_free(redis_port):  # started only where redis-server is installed
-            assert redis_ping(redis_port).startswith(b"+PONG")
-            assert f"http://127.0.0.1:{order_port}" in output  # and the reference order service with it
+        assert live.ready == {
+            "pid": live.process.pid,
+            "mocks": live.urls,
+            "redis": f"redis://127.0.0.1:{redis_port}/0",
+            "order_service": f"http://127.0.0.1:{order_port}",
+        }
+        assert redis_ping(redis_port).startswith(b"+PONG")
+        with httpx.Client(timeout=5) as client:
+            assert client.get(f"http://127.0.0.1:{order_port}/health/ready").status_code == 200
     finally:
         status = stop_mock_servers(live)
     assert status == 0
     assert "stopping" in live.output()
     assert "Traceback" not in live.output()
+    assert not ready_file.exists()  # a stopped stack leaves no stale addresses behind
     ports = [int(url.rsplit(":", 1)[1]) for url in live.urls.values()] + [redis_port, order_port]
     assert all(port_is_free(port) for port in ports)
+
+
+def test_up_without_redis_says_so_in_its_ready_file(live_mocks: LiveMocks) -> None:
+    assert live_mocks.ready["mocks"] == live_mocks.urls
+    assert live_mocks.ready["redis"] is None
+    assert live_mocks.ready["order_service"] is None
 
 
 def test_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from suites.fixtures import environment
 from suites.fixtures.redis import _docker_answers, _from_container
 
 pytestmark = pytest.mark.redis
@@ -28,10 +29,9 @@ def redis_server_pids() -> list[int]:
 @pytest.fixture
 def engine() -> None:
     if not _docker_answers():
-        reason = "no Docker-compatible engine answers (scripts/container-tier.sh start sets up Podman)"
         if os.environ.get("HARNESS_REDIS_SOURCE") == "container":
-            pytest.fail(reason + "; HARNESS_REDIS_SOURCE=container requires one")
-        pytest.skip(reason)
+            pytest.fail("no Docker-compatible engine answers; HARNESS_REDIS_SOURCE=container requires one")
+        environment.unavailable("container", "no Docker-compatible engine answers")
 
 
 @pytest.mark.usefixtures("engine")

@@ -44,11 +44,11 @@ def test_fakeredis_serves_the_unit_tier(fake_redis: fakeredis.FakeRedis) -> None
 
 def run_pytest_without_redis(require: bool) -> subprocess.CompletedProcess[str]:
     """Run one real-Redis test where no source can work: no URL, no engine, no binary."""
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "HARNESS_REQUIRE_REDIS")}
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "HARNESS_REQUIRE")}
     env["PATH"] = str(Path(sys.executable).parent)  # the venv only: no redis-server here
     env["HARNESS_REDIS_SOURCE"] = "process"
     if require:
-        env["HARNESS_REQUIRE_REDIS"] = "1"
+        env["HARNESS_REQUIRE"] = "redis"
     test = "suites/redis/test_redis_sources.py::test_each_test_starts_with_an_empty_database"
     return subprocess.run(
         [sys.executable, "-m", "pytest", test, "-rs", "-p", "no:cacheprovider", "-o", "addopts="],
@@ -72,4 +72,4 @@ def test_without_any_source_the_real_tier_skips_with_the_reason() -> None:
 def test_ci_switch_turns_that_skip_into_a_failure() -> None:
     result = run_pytest_without_redis(require=True)
     assert result.returncode == 1, result.stdout
-    assert "HARNESS_REQUIRE_REDIS=1 requires one" in result.stdout
+    assert "HARNESS_REQUIRE=redis requires it" in result.stdout

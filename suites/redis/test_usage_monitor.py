@@ -16,8 +16,11 @@ from order_service.api.app import create_app
 from order_service.security.dev import dev_security_settings
 from order_service.services.redis_usage_monitor import MonitoredConnectionPool, RedisUsageMonitor
 from order_service.settings import RedisMonitorSettings, Settings
+from suites.fixtures import environment
+from suites.fixtures.mocks import free_port
+from suites.fixtures.processes import stop_process
 from suites.fixtures.redis import PATTERN_PREFIXES as PREFIXES
-from suites.fixtures.redis import RealRedis
+from suites.fixtures.redis import RealRedis, start_redis_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
@@ -142,27 +145,13 @@ async def test_a_pool_three_quarters_in_use_warns(real_redis: RealRedis, sync_re
     assert any("connection pool usage 75.0%" in w for w in health.warnings)
 
 
-async def test_redis_down_is_unhealthy_within_a_second(tmp_path: object) -> None:
-    import shutil
-    import subprocess
-
-    from suites.fixtures.mocks import free_port
-    from suites.fixtures.processes import stop_process
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("needs redis-server to start and stop a server of its own")
+async def test_redis_down_is_unhealthy_within_a_second() -> None:
     port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL
-    )
+    process = start_redis_server(environment.binary("redis-server"), port)  # raises if it never answers
     client = aioredis.Redis(port=port, socket_connect_timeout=0.5, socket_timeout=0.5)
     try:
         monitor = RedisUsageMonitor(client, RedisMonitorSettings())
-        for _ in range(100):
-            if (await monitor.health()).is_healthy:
-                break
-            await asyncio.sleep(0.05)
+        before = await monitor.health()
         stop_process(process)
         began = time.perf_counter()
         health = await monitor.health()
@@ -170,6 +159,7 @@ async def test_redis_down_is_unhealthy_within_a_second(tmp_path: object) -> None
     finally:
         stop_process(process)
         await client.aclose()
+    assert before.is_healthy, before.critical_issues
     assert not health.is_healthy
     assert health.critical_issues[0].startswith("redis unreachable")
     assert elapsed < 1.0

@@ -7,11 +7,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from suites.fixtures.mocks import free_port
 from suites.fixtures.orders import market_order
-from suites.fixtures.processes import stop_process
+from suites.fixtures.processes import stop_process, wait_until
 
 pytestmark = pytest.mark.live
 SERVE = (
@@ -24,21 +25,17 @@ SERVE = (
 
 @pytest.fixture(scope="module")
 def order_service_url() -> Iterator[str]:
-    import time
-    import urllib.error
-    import urllib.request
-
     port = free_port()
     process = subprocess.Popen([sys.executable, "-c", SERVE, str(port)])
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(url + "/orders", timeout=0.5)
-            except urllib.error.HTTPError:
-                break  # it answers (401 without credentials)
-            except OSError:
-                time.sleep(0.05)
+        wait_until(
+            lambda: httpx.get(url + "/orders", timeout=0.5).status_code == 401,
+            what="the order service",
+            timeout=20,
+            process=process,
+            interval=0.05,
+        )
         yield url
     finally:
         stop_process(process)
