@@ -112,10 +112,10 @@ def build_admin_router(engine: Engine) -> APIRouter:
     @router.post("/states")
     def change_state(change: StateChange) -> dict[str, Any]:
         if change.action == "teardown":
-            behaviour.reset()
-            return {"status": "torn down", "state": change.state}
+            return tear_down(change.state)
         if not change.state:
             return {"status": "nothing to set up", "state": ""}
+        saved = behaviour.checkpoint()
         try:
             behaviour.apply_state(change.state, change.params)
         except LookupError as exc:
@@ -123,7 +123,18 @@ def build_admin_router(engine: Engine) -> APIRouter:
             raise HTTPException(404, f"{exc.args[0]}; known states: {known}") from exc
         except ValueError as exc:
             raise HTTPException(422, f"provider state {change.state!r}: {exc}") from exc
+        engine.state_checkpoints.append((change.state, saved))
         return {"status": "set up", "state": change.state}
+
+    def tear_down(state: str) -> dict[str, Any]:
+        """Undo the set-up of `state` (and of every state set up after it), nothing more."""
+        names = [name for name, _ in engine.state_checkpoints]
+        if state not in names:
+            return {"status": "nothing to tear down", "state": state}
+        at = names.index(state)
+        behaviour.restore(engine.state_checkpoints[at][1])
+        del engine.state_checkpoints[at:]
+        return {"status": "torn down", "state": state}
 
     @router.get("/faults")
     def list_faults() -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ the contract's example. Subclasses fill `handlers` and `states` in `__init__`.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ class ProviderState:
         return found.groupdict() if found else None
 
 
+_NOT_STATE = frozenset({"clock", "handlers", "states"})  # wiring, not stored data
+
+
 class Behaviour:
     """A mock with no state: every operation answers its contract example."""
 
@@ -62,6 +66,14 @@ class Behaviour:
     def snapshot(self) -> dict[str, Any]:
         """The current state, for `GET /__admin/state`."""
         return {}
+
+    def checkpoint(self) -> dict[str, Any]:
+        """A copy of everything the mock has stored, for `restore` (a provider state's teardown)."""
+        return {k: copy.deepcopy(v) for k, v in vars(self).items() if k not in _NOT_STATE}
+
+    def restore(self, saved: Mapping[str, Any]) -> None:
+        """Put back what `checkpoint` copied."""
+        vars(self).update(copy.deepcopy(dict(saved)))
 
     def apply_state(self, name: str, params: Mapping[str, Any]) -> None:
         """Set up a provider state by name; raise LookupError when no state has that name."""

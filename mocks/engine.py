@@ -105,6 +105,8 @@ class Engine:
         self.router = Router(contract.operations)
         self.journal = Journal(settings.journal_entries, settings.journal_body_limit)
         self.faults = FaultSet()
+        # (state name, what the behaviour held before its set-up), oldest first: teardown puts it back
+        self.state_checkpoints: list[tuple[str, dict[str, Any]]] = []
         self._replies: dict[tuple[str, str], Reply] = {}
         self._examples = {
             op_id: Reply(op.success.status, op.success.example) for op_id, op in contract.operations.items()
@@ -113,6 +115,7 @@ class Engine:
     def reset(self) -> None:
         self.journal.clear()
         self.faults.clear()
+        self.state_checkpoints.clear()
         self._replies.clear()
         self.behaviour.clock.reset()
         self.behaviour.reset()

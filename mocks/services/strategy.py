@@ -48,7 +48,9 @@ class StrategyBehaviour(Behaviour):
         }
         self.states = [
             ProviderState(
-                f"strategy {STRATEGY} exists", "an active strategy (params: account_id, name)", self._state_exists
+                f"strategy {STRATEGY} exists",
+                "an active strategy with positions and no P&L snapshot (params: account_id, name)",
+                self._state_exists_unsynced,
             ),
             ProviderState(
                 f"strategy {STRATEGY} is (?P<status>active|paused|archived)",
@@ -196,6 +198,13 @@ class StrategyBehaviour(Behaviour):
             strategy_id,
             {"account_id": "ZX1234", **self.strategies.get(strategy_id, {}), **params, "strategy_id": strategy_id},
         )
+
+    def _state_exists_unsynced(self, params: Mapping[str, Any]) -> None:
+        self._state_exists({"status": "active", **params})
+        strategy_id = int(params["strategy_id"])
+        self.snapshots.pop(strategy_id, None)  # a sync from an earlier session must not decide the next one
+        if not self.positions.get(strategy_id):
+            self.positions[strategy_id] = copy.deepcopy(INITIAL["positions"]["42"])  # the state promises positions
 
     def _state_absent(self, params: Mapping[str, Any]) -> None:
         strategy_id = int(params["strategy_id"])

@@ -13,7 +13,9 @@ import hypothesis
 import pytest
 import schemathesis
 from schemathesis.config import SchemathesisConfig
+from schemathesis.generation import GenerationMode
 
+from mocks.faults import FaultSpec
 from mocks.registry import SERVICES
 from suites.fixtures.mocks import InProcessMocks
 
@@ -37,7 +39,7 @@ EXAMPLES = int(os.environ.get("HARNESS_FUZZ_EXAMPLES", "25"))
 
 def config_for(service: str, **extra: object) -> SchemathesisConfig:
     # 409: a generated P&L snapshot older than the stored one is refused, as documented.
-    accepted = ["2xx", "401", "403", "404", "409"]
+    accepted = ["2xx", "404", "409"]  # never 401/403: valid data carries well-formed credentials
     checks: dict[str, object] = {"positive_data_acceptance": {"expected-statuses": accepted}}
     settings: dict[str, object] = {
         "seed": SEED,
@@ -84,3 +86,23 @@ def test_the_order_service_mock_follows_order_lifecycles(mocks: InProcessMocks) 
     journal = mocks.app("order-service").engine.journal
     for operation in ("getOrder", "modifyOrder", "cancelOrder"):  # the links led to orders that exist
         assert journal.find(operation_id=operation, status=200, limit=1), operation
+
+
+def test_a_mock_that_refuses_valid_credentials_fails_the_run(mocks: InProcessMocks) -> None:
+    """Planted defect: the order-service mock answers 401 to well-formed credentials on one operation."""
+    app = mocks.app("order-service")
+    refusal = {"error": "unauthorized", "message": "invalid credentials"}  # a contract-valid 401, wrongly sent
+    app.engine.faults.add(FaultSpec(kind="respond", status=401, body=refusal, operation_id="listOrders"))
+    schema = schemathesis.openapi.from_path(app.engine.contract.path, config=config_for("order-service"))
+    schema.app = app
+    operation = schema.find_operation_by_id("listOrders")
+
+    @hypothesis.given(operation.as_strategy(generation_mode=GenerationMode.POSITIVE))
+    @hypothesis.settings(max_examples=5, deadline=None, database=None, derandomize=True)
+    def run(case: schemathesis.Case) -> None:  # type: ignore[type-arg]
+        case.call_and_validate()
+
+    with pytest.raises(BaseExceptionGroup) as caught:  # schemathesis reports its failures as a group
+        run()
+    assert "Schema-valid request rejected" in str(caught.value)
+    assert "[401] Unauthorized" in str(caught.value)

@@ -67,6 +67,39 @@ async def test_provider_states_set_up_and_tear_down(mocks: InProcessMocks) -> No
     assert "known states" in unknown.json()["message"]
 
 
+SYNC = {"as_of": "2026-11-26T15:30:00+05:30", "realized_pnl": "5", "unrealized_pnl": "0", "total_pnl": "5"}
+
+
+async def test_a_state_holds_whatever_came_before(mocks: InProcessMocks) -> None:
+    """A P&L sync stored earlier (as the README's signed order makes) does not survive `strategy 42 exists`."""
+    async with mocks.client("strategy-service") as client:
+        assert (await client.post("/strategies/42/sync-pnl", json=SYNC)).status_code == 200
+        await client.post("/__admin/states", json={"state": "strategy 42 exists", "action": "setup"})
+        portfolio = (await client.get("/strategies/42/portfolio")).json()
+        again = await client.post("/strategies/42/sync-pnl", json=SYNC)  # the pact's first sync: not a 409
+    assert portfolio["pnl"] is None
+    assert portfolio["positions"]
+    assert again.status_code == 200
+
+
+async def test_teardown_undoes_only_what_its_set_up_did(mocks: InProcessMocks) -> None:
+    async with mocks.client("strategy-service") as client:
+        await client.post("/__admin/seed", json={"strategies": [{"strategy_id": 500, "account_id": "QQ5000"}]})
+        await client.post("/strategies/42/sync-pnl", json=SYNC)  # the user's own data, before verification
+        before = (await client.get("/__admin/state")).json()
+        await client.post("/__admin/states", json={"state": "strategy 42 exists", "action": "setup"})
+        await client.post("/__admin/states", json={"state": "strategy 43 does not exist", "action": "setup"})
+        await client.post("/strategies/42/sync-pnl", json=SYNC)  # what the interaction did
+        down = await client.post("/__admin/states", json={"state": "strategy 42 exists", "action": "teardown"})
+        second = await client.post(
+            "/__admin/states", json={"state": "strategy 43 does not exist", "action": "teardown"}
+        )
+        after = (await client.get("/__admin/state")).json()
+    assert down.json()["status"] == "torn down"
+    assert second.json()["status"] == "nothing to tear down"  # undone with the state set up before it
+    assert after == before  # seeded strategy 500 and the earlier sync are still there
+
+
 async def test_provider_state_parameters_come_from_the_name_and_params(mocks: InProcessMocks) -> None:
     async with mocks.client("account-service") as client:
         await client.post("/__admin/states", json={"state": "account QQ5555 is in tier cold"})

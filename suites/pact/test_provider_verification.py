@@ -6,14 +6,16 @@ sees when its service no longer keeps the pact.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
 
 from suites.fixtures.mocks import LiveMocks
-from suites.pact.participants import PROVIDERS
+from suites.pact.participants import CONSUMER, PROVIDERS, pact_file_name
 from suites.pact.verify_provider import verify_provider
 
 pytestmark = pytest.mark.live
@@ -107,6 +109,35 @@ def test_the_command_refuses_an_unknown_provider() -> None:
     )
     assert result.returncode == 2
     assert "invalid choice: 'billing'" in result.stderr
+
+
+def test_a_pact_without_interactions_fails(live_mocks: LiveMocks, tmp_path: Path) -> None:
+    empty = {
+        "consumer": {"name": CONSUMER},
+        "provider": {"name": "config-service"},
+        "interactions": [],
+        "metadata": {"pactSpecification": {"version": "4.0"}},
+    }
+    (tmp_path / pact_file_name("config-service")).write_text(json.dumps(empty))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "suites.pact.verify_provider",
+            "--provider",
+            "config-service",
+            "--url",
+            live_mocks.url("config-service"),
+            "--pact-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout
+    assert result.stdout.strip() == "config-service: the pact has no interactions, so nothing was verified"
 
 
 def test_an_unreachable_provider_fails_every_interaction() -> None:

@@ -44,9 +44,12 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return not self.mismatches
+        """Every interaction held, and there was at least one: nothing verified is a failure."""
+        return self.interactions > 0 and not self.mismatches
 
     def __str__(self) -> str:
+        if self.interactions == 0:
+            return f"{self.provider}: the pact has no interactions, so nothing was verified"
         if self.ok:
             return f"{self.provider}: all {self.interactions} interactions verified"
         failing = sorted({m.interaction for m in self.mismatches})
