@@ -20,6 +20,9 @@ class User:
     claims: dict[str, Any]
 
 
+_TIME_CLAIMS = ("exp", "nbf", "iat")
+
+
 class UserTokens:
     """Checks user tokens; a token already verified is remembered until it expires.
 
@@ -72,6 +75,10 @@ class UserTokens:
             )
         except jwt.PyJWTError as exc:
             raise AuthenticationError("bad_token", f"{type(exc).__name__}: {exc}") from exc
+        for name in _TIME_CLAIMS:
+            # PyJWT reads "1796154100" as a number; RFC 7519 NumericDate is a JSON number
+            if name in claims and (isinstance(claims[name], bool) or not isinstance(claims[name], int | float)):
+                raise AuthenticationError("bad_token", f"the {name} claim is not a JSON number")
         accounts = claims.get("trading_accounts", [])
         if not isinstance(accounts, list) or not all(isinstance(a, str) for a in accounts):
             raise AuthenticationError("bad_token", "trading_accounts claim is not a list of account ids")

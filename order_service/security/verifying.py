@@ -112,7 +112,7 @@ class RequestVerifier:
         if not _TIMESTAMP.fullmatch(raw_timestamp):
             raise AuthenticationError("bad_timestamp", "timestamp is not unix seconds", identity=identity)
         timestamp = int(raw_timestamp)
-        skew = self._clock() - timestamp
+        skew = int(self._clock()) - timestamp  # whole seconds, as sent: both edges of the window inside
         if abs(skew) > self._tolerance:
             raise AuthenticationError(
                 "stale_timestamp",

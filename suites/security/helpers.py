@@ -1,10 +1,65 @@
-"""Building signed requests for the security suites."""
+"""Building signed requests for the security suites, independently of the module they test.
+
+`signed()` derives the string to sign with its own small canonicaliser, written from the
+spec (README "Request signing, version 1"), not with `order_service.security.signing`: a bug
+in the shared canonicalisation would otherwise sign and verify the same wrong string.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import string
+
 from order_service.security.credentials import CredentialStore
-from order_service.security.signing import signature, string_to_sign
 from order_service.security.verifying import SignedRequest
+
+UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+def form_decode(text: str) -> str:
+    """application/x-www-form-urlencoded: "+" is a space, %XX a byte, the bytes UTF-8 (bad ones replaced)."""
+    raw = text.replace("+", " ").encode("utf-8")
+    out = bytearray()
+    i = 0
+    while i < len(raw):
+        if raw[i] == ord("%") and i + 2 < len(raw) and raw[i + 1] in HEX and raw[i + 2] in HEX:
+            out.append(int(raw[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            out.append(raw[i])
+            i += 1
+    return out.decode("utf-8", "replace")
+
+
+def rfc3986(text: str) -> str:
+    """Unreserved characters kept, every other byte of the UTF-8 form as upper-case %XX."""
+    return "".join(chr(b) if chr(b) in UNRESERVED else f"%{b:02X}" for b in text.encode("utf-8"))
+
+
+def spec_canonical_query(query: str) -> str:
+    """The canonical query of the spec: parsed, sorted by name then value, re-encoded, joined by "&"."""
+    pairs = []
+    for piece in query.split("&"):
+        if not piece:
+            continue  # "a=1&&b=2": an empty field is no pair
+        name, _, value = piece.partition("=")
+        pairs.append((form_decode(name), form_decode(value)))
+    return "&".join(f"{rfc3986(name)}={rfc3986(value)}" for name, value in sorted(pairs))
+
+
+def spec_string_to_sign(
+    *, timestamp: str, method: str, path: str, query: str, identity: str, nonce: str | None, body: bytes
+) -> str:
+    """The seven fields of the v1 signed string, joined by newlines."""
+    fields = (timestamp, method.upper(), path, spec_canonical_query(query), identity, nonce or "")
+    return "\n".join((*fields, hashlib.sha256(body).hexdigest()))
+
+
+def spec_signature(secret: bytes, text: str) -> str:
+    return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
 
 NOW = 1_795_700_000
 SECRET = b"test-secret-newest"
@@ -34,15 +89,15 @@ def signed(
     nonce: str | None = "nonce-0001",
     extra: dict[str, list[str]] | None = None,
 ) -> SignedRequest:
-    """A request signed exactly as the spec says (independent of the signer class)."""
-    text = string_to_sign(
+    """A request signed exactly as the spec says (independent of the signing module)."""
+    text = spec_string_to_sign(
         timestamp=str(timestamp), method=method, path=path, query=query, identity=identity, nonce=nonce, body=body
     )
     headers: dict[str, list[str]] = {
         "x-service-identity": [identity],
         "x-internal-api-key": [api_key],
         "x-request-timestamp": [str(timestamp)],
-        "x-request-signature": [signature(secret, text)],
+        "x-request-signature": [spec_signature(secret, text)],
     }
     if nonce is not None:
         headers["x-request-nonce"] = [nonce]

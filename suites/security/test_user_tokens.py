@@ -59,3 +59,24 @@ def test_the_memory_is_bounded() -> None:
         tokens.user_from_header(f"Bearer {each}")
     assert len(tokens._verified) <= 3
     assert tokens.user_from_header(f"Bearer {sent[0]}").trading_accounts == {"ZX1000"}
+
+
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("as_bool", [False, True])
+def test_time_claims_must_be_json_numbers(claim: str, as_bool: bool) -> None:
+    """`"exp": "1796154100"` (a numeric string) and `"exp": true` are refused; PyJWT alone accepts the string."""
+    now = int(time.time())
+    claims: dict[str, object] = {"sub": "user-1", "aud": "order-service", "exp": now + 60, "nbf": now, "iat": now}
+    claims[claim] = True if as_bool else str(claims[claim])
+    text = jwt.encode(claims, SETTINGS.jwt_secret or "", algorithm="HS256")
+    with pytest.raises(AuthenticationError, match="bad_token") as caught:
+        UserTokens(SETTINGS).user_from_header(f"Bearer {text}")
+    if not as_bool:  # true as exp is 1, long expired: PyJWT says so first
+        assert f"the {claim} claim is not a JSON number" in str(caught.value)
+
+
+def test_numeric_time_claims_are_accepted() -> None:
+    now = int(time.time())
+    claims = {"sub": "user-1", "aud": "order-service", "exp": now + 60.5, "nbf": now - 60, "iat": now - 60}
+    text = jwt.encode(claims, SETTINGS.jwt_secret or "", algorithm="HS256")
+    assert UserTokens(SETTINGS).user_from_header(f"Bearer {text}").subject == "user-1"

@@ -44,6 +44,15 @@ async def test_timestamp_tolerance_is_inclusive_both_ways(offset: int, accepted:
         assert outcome == "stale_timestamp"
 
 
+@pytest.mark.parametrize("fraction", [0.0, 0.2, 0.999])
+@pytest.mark.parametrize(("offset", "accepted"), [(-300, True), (300, True), (-301, False), (301, False)])
+async def test_the_window_is_whole_seconds_on_a_fractional_clock(offset: int, accepted: bool, fraction: float) -> None:
+    """The clock reads 1795700000.999: a timestamp exactly 300 s old is inside, as is one 300 s ahead."""
+    verifier = RequestVerifier(STORE, None, tolerance=300, clock=lambda: NOW + fraction)
+    outcome = await reason(verifier, signed(timestamp=NOW - offset))
+    assert (outcome is None) is accepted, outcome
+
+
 @pytest.mark.parametrize("value", ["", "17957e5", "-1795700000", "1795700000.5", " 1795700000", "9" * 13])
 async def test_a_timestamp_that_is_not_unix_seconds_is_refused(value: str) -> None:
     verifier = RequestVerifier(STORE, None, clock=lambda: NOW)
