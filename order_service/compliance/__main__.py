@@ -1,4 +1,8 @@
-"""`python -m order_service.compliance [PATH ...] [--json]`: exit 1 when any non-legacy finding remains."""
+"""`python -m order_service.compliance [PATH ...] [--json]`: exit 1 when any non-legacy finding remains.
+
+A PATH is a Python file or a folder (every `.py` file under it). Exit codes: 0 clean, 1 violations,
+2 a path that does not exist or a file that cannot be parsed (named on stderr).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ import argparse
 import json
 from pathlib import Path
 
-from order_service.compliance.scanner import as_json, scan_tree
+import sys
+
+from order_service.compliance.scanner import ScanError, as_json, scan_tree
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,7 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="*", type=Path, default=[Path(__file__).resolve().parents[1]])
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     args = parser.parse_args(argv)
-    findings = [finding for path in args.paths for finding in scan_tree(path)]
+    try:
+        findings = [finding for path in args.paths for finding in scan_tree(path)]
+    except ScanError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     violations = [f for f in findings if not f.legacy]
     if args.json:
         print(json.dumps(as_json(findings), indent=2))

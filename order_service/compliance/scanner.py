@@ -117,12 +117,30 @@ def scan_source(source: str, path: str) -> list[Finding]:
     return sorted(found, key=lambda f: (f.line, f.kind))
 
 
+class ScanError(Exception):
+    """A path cannot be scanned: it does not exist, or a file in it is not Python that parses."""
+
+
 def scan_tree(root: Path) -> list[Finding]:
+    """The findings of `root`: one Python file, or every `.py` file under a folder.
+
+    Raises:
+        ScanError: `root` does not exist, or a file cannot be read or parsed (named, with the line).
+    """
+    if root.is_file():
+        paths = [root]
+    elif root.is_dir():
+        paths = [p for p in sorted(root.rglob("*.py")) if not {".venv", "__pycache__"} & set(p.parts)]
+    else:
+        raise ScanError(f"{root}: no such file or folder")
     findings = []
-    for path in sorted(root.rglob("*.py")):
-        if any(part in (".venv", "__pycache__") for part in path.parts):
-            continue
-        findings += scan_source(path.read_text(encoding="utf-8"), str(path))
+    for path in paths:
+        try:
+            findings += scan_source(path.read_text(encoding="utf-8"), str(path))
+        except SyntaxError as exc:
+            raise ScanError(f"{path}:{exc.lineno}: not Python that parses ({exc.msg})") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ScanError(f"{path}: cannot be read ({exc})") from exc
     return findings
 
 

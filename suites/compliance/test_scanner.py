@@ -134,3 +134,36 @@ def test_legacy_lines_alone_pass(tmp_path: Path) -> None:
 @pytest.mark.parametrize("settings_name", ["settings.py"])
 def test_urls_in_settings_are_allowed(settings_name: str) -> None:
     assert scan_source('URL = "http://127.0.0.1:8100"\n', settings_name) == []
+
+
+def compliance(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "order_service.compliance", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_file_path_is_scanned(tmp_path: Path) -> None:
+    planted = tmp_path / "repo.py"
+    planted.write_text(PLANTED)
+    result = compliance(str(planted))
+    assert result.returncode == 1
+    assert result.stdout.strip().endswith(f"7 violation(s), 1 legacy line(s) in {planted}")
+
+
+def test_a_missing_path_is_a_usage_error(tmp_path: Path) -> None:
+    result = compliance(str(tmp_path / "nope.py"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {tmp_path / 'nope.py'}: no such file or folder"
+    assert result.stdout == ""
+
+
+def test_a_file_that_does_not_parse_is_named(tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text("def f(:\n")
+    result = compliance(str(tmp_path))
+    assert result.returncode == 2
+    assert f"{tmp_path / 'broken.py'}:1: not Python that parses" in result.stderr
+    assert "Traceback" not in result.stderr
