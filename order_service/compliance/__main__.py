@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
-
 import sys
+from pathlib import Path
 
 from order_service.compliance.scanner import ScanError, as_json, scan_tree
 
