@@ -6,6 +6,8 @@ fault injection, the request journal and the mock clock.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
 
@@ -16,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from mocks.engine import Engine
+from mocks.errors import UnknownState
 from mocks.faults import FaultSpec
 
 
@@ -73,6 +76,19 @@ def build_admin_router(engine: Engine) -> APIRouter:
     behaviour = engine.behaviour
     contract = engine.contract
 
+    @contextlib.contextmanager
+    def all_or_nothing(what: str) -> Iterator[None]:
+        """Change the mock's data wholly or not at all; bad input is a 422 naming the problem, never a 500."""
+        saved = behaviour.checkpoint()
+        try:
+            yield
+        except UnknownState:
+            raise
+        except (LookupError, ValueError, TypeError, ArithmeticError) as exc:
+            behaviour.restore(saved)
+            problem = f"missing {exc}" if isinstance(exc, LookupError) else str(exc)
+            raise HTTPException(422, f"{what}: {problem}") from exc
+
     @router.get("/health")
     def health() -> dict[str, Any]:
         return {"status": "ok", "service": contract.title, "operations": len(contract.operations)}
@@ -95,10 +111,8 @@ def build_admin_router(engine: Engine) -> APIRouter:
 
     @router.post("/seed")
     def seed(data: dict[str, Any]) -> dict[str, Any]:
-        try:
+        with all_or_nothing("seed data rejected"):
             behaviour.seed(data)
-        except ValueError as exc:
-            raise HTTPException(422, f"seed data rejected: {exc}") from exc
         return {"status": "seeded", "state": behaviour.snapshot()}
 
     @router.get("/state")
@@ -115,14 +129,13 @@ def build_admin_router(engine: Engine) -> APIRouter:
             return tear_down(change.state)
         if not change.state:
             return {"status": "nothing to set up", "state": ""}
-        saved = behaviour.checkpoint()
+        saved = engine.checkpoint()
         try:
-            behaviour.apply_state(change.state, change.params)
-        except LookupError as exc:
+            with all_or_nothing(f"provider state {change.state!r}"):
+                behaviour.apply_state(change.state, change.params)
+        except UnknownState as exc:
             known = "; ".join(s.pattern for s in behaviour.states) or "none"
             raise HTTPException(404, f"{exc.args[0]}; known states: {known}") from exc
-        except ValueError as exc:
-            raise HTTPException(422, f"provider state {change.state!r}: {exc}") from exc
         engine.state_checkpoints.append((change.state, saved))
         return {"status": "set up", "state": change.state}
 
@@ -132,7 +145,7 @@ def build_admin_router(engine: Engine) -> APIRouter:
         if state not in names:
             return {"status": "nothing to tear down", "state": state}
         at = names.index(state)
-        behaviour.restore(engine.state_checkpoints[at][1])
+        engine.restore(engine.state_checkpoints[at][1])
         del engine.state_checkpoints[at:]
         return {"status": "torn down", "state": state}
 
@@ -182,6 +195,7 @@ def build_admin_router(engine: Engine) -> APIRouter:
 
     @router.post("/clock")
     def change_clock(change: ClockChange) -> dict[str, object]:
+        saved = dict(vars(behaviour.clock))
         try:
             if change.reset:
                 behaviour.clock.reset()
@@ -190,6 +204,7 @@ def build_admin_router(engine: Engine) -> APIRouter:
             if change.advance_seconds is not None:
                 behaviour.clock.advance(change.advance_seconds)
         except ValueError as exc:
+            vars(behaviour.clock).update(saved)  # all or nothing, like every admin change
             raise HTTPException(422, str(exc)) from exc
         return behaviour.clock.describe()
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mocks.clock import MockClock
-from mocks.errors import RequestRejected, Violation
+from mocks.errors import RequestRejected, UnknownState, Violation
 from mocks.validation import MockRequest
 
 
@@ -44,7 +44,7 @@ class ProviderState:
         return found.groupdict() if found else None
 
 
-_NOT_STATE = frozenset({"clock", "handlers", "states"})  # wiring, not stored data
+_NOT_STATE = frozenset({"clock", "handlers", "states", "schemas"})  # wiring, not stored data
 
 
 class Behaviour:
@@ -54,6 +54,22 @@ class Behaviour:
         self.clock = clock
         self.handlers: dict[str, Handler] = {}
         self.states: list[ProviderState] = []
+        self.schemas: Callable[[str], Any] | None = None  # set by `create_app`: a component's validator
+
+    def conform(self, schema: str, record: Any, what: str) -> Any:
+        """Return `record` if it is valid against the contract's `#/components/schemas/<schema>`.
+
+        Seed data and provider states pass through here, so the mock never stores what it could
+        not answer with (a later read would break the contract: a 500 until reset).
+
+        Raises:
+            ValueError: naming `what` and the first problem.
+        """
+        if self.schemas is not None:
+            validator = self.schemas(schema)
+            for error in validator.iter_errors(record):
+                raise ValueError(f"{what} is not a valid {schema}: {error.message}")
+        return record
 
     def reset(self) -> None:
         """Forget every change since start (seed data is reloaded by subclasses)."""
@@ -76,13 +92,13 @@ class Behaviour:
         vars(self).update(copy.deepcopy(dict(saved)))
 
     def apply_state(self, name: str, params: Mapping[str, Any]) -> None:
-        """Set up a provider state by name; raise LookupError when no state has that name."""
+        """Set up a provider state by name; raise UnknownState when no state has that name."""
         for state in self.states:
             captured = state.match(name)
             if captured is not None:
                 state.setup({**captured, **params})
                 return
-        raise LookupError(f"unknown provider state {name!r}")
+        raise UnknownState(f"unknown provider state {name!r}")
 
 
 def not_found(message: str) -> RequestRejected:

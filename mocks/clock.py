@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
+# The instants the mock clock may show: every mock computes dates and sessions from it, and
+# far outside this range (year 1 or 9999) that arithmetic overflows.
+EARLIEST = datetime(2000, 1, 1, tzinfo=IST)
+LATEST = datetime(2100, 1, 1, tzinfo=IST)
 
 
 class MockClock:
@@ -20,15 +24,23 @@ class MockClock:
         return datetime.now(IST) + self._offset
 
     def freeze(self, at: datetime) -> None:
+        """Stop the clock at `at`; ValueError when it has no offset or is outside 2000-2099."""
         if at.tzinfo is None:
             raise ValueError("a frozen time needs a UTC offset")
-        self._frozen = at.astimezone(IST)
+        self._frozen = _in_range(at.astimezone(IST))
 
     def advance(self, seconds: float) -> None:
+        """Move the clock; ValueError when that would leave 2000-2099 (nothing changes then)."""
+        try:
+            step = timedelta(seconds=seconds)
+            moved = self.now() + step
+        except (OverflowError, ValueError) as exc:  # infinity, nan, past datetime's range
+            raise ValueError(f"cannot advance the clock by {seconds} s") from exc
+        _in_range(moved)
         if self._frozen is not None:
-            self._frozen += timedelta(seconds=seconds)
+            self._frozen = moved
         else:
-            self._offset += timedelta(seconds=seconds)
+            self._offset += step
 
     def reset(self) -> None:
         self._frozen = None
@@ -40,6 +52,12 @@ class MockClock:
             "frozen": self._frozen is not None,
             "offset_seconds": self._offset.total_seconds(),
         }
+
+
+def _in_range(moment: datetime) -> datetime:
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError(f"the mock clock shows {EARLIEST:%Y}-{LATEST.year - 1} only; {moment.isoformat()} is outside")
+    return moment
 
 
 def iso(moment: datetime) -> str:

@@ -9,6 +9,7 @@ kept out of the contract) and the app's lifespan.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -22,7 +23,7 @@ from fastapi import FastAPI
 
 from mocks.behaviour import Behaviour, Reply
 from mocks.clock import MockClock
-from mocks.contract import Contract, Operation, load_contract
+from mocks.contract import Contract, Operation, compile_schema, load_contract
 from mocks.errors import RequestRejected
 from mocks.faults import FaultSet
 from mocks.journal import Journal, JournalEntry
@@ -46,7 +47,9 @@ class ConnectionDropped(Exception):
 @dataclass(frozen=True)
 class MockSettings:
     max_body_bytes: int = 1024 * 1024
+    max_header_bytes: int = 16 * 1024  # the target and every header together, as h11's default limit
     journal_entries: int = 5000
+    journal_bytes: int = 32 * 1024 * 1024  # what the journal may hold in all; the oldest entries go first
     journal_body_limit: int = 4096
     validate_responses: bool = True  # a handler answer off the contract is a 500, loudly
     idempotency_keys: int = 100_000
@@ -103,7 +106,7 @@ class Engine:
         self.behaviour = behaviour
         self.settings = settings
         self.router = Router(contract.operations)
-        self.journal = Journal(settings.journal_entries, settings.journal_body_limit)
+        self.journal = Journal(settings.journal_entries, settings.journal_body_limit, settings.journal_bytes)
         self.faults = FaultSet()
         # (state name, what the behaviour held before its set-up), oldest first: teardown puts it back
         self.state_checkpoints: list[tuple[str, dict[str, Any]]] = []
@@ -111,6 +114,15 @@ class Engine:
         self._examples = {
             op_id: Reply(op.success.status, op.success.example) for op_id, op in contract.operations.items()
         }
+
+    def checkpoint(self) -> dict[str, Any]:
+        """What the mock has stored: its behaviour's data and the answers kept per Idempotency-Key."""
+        return {"behaviour": self.behaviour.checkpoint(), "replies": dict(self._replies)}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        """Put back what `checkpoint` copied (a provider state's teardown)."""
+        self.behaviour.restore(saved["behaviour"])
+        self._replies = dict(saved["replies"])
 
     def reset(self) -> None:
         self.journal.clear()
@@ -127,6 +139,10 @@ class Engine:
         query = scope.get("query_string", b"").decode("latin-1")
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
         entry: JournalEntry | None = None
+        head_size = len(path) + len(query) + sum(len(k) + len(v) for k, v in raw_headers)
+        if head_size > self.settings.max_header_bytes:
+            await self._refuse_large_head(method, path, query, head_size, send)
+            return
         try:
             op: Operation | None = None
             path_params: dict[str, str] = {}
@@ -187,6 +203,15 @@ class Engine:
                 entry.status = 500
             failure = {"error": "internal_error", "message": "the mock failed; see its log"}
             await _send_json(send, 500, orjson.dumps(failure), ())
+
+    async def _refuse_large_head(self, method: str, path: str, query: str, size: int, send: Send) -> None:
+        """431: the journal keeps the request's first bytes only, so no header can grow the mock."""
+        keep = 256
+        entry = self.journal.record(method, path[:keep], query[:keep], [], b"", None)
+        entry.status = 431
+        limit = self.settings.max_header_bytes
+        message = f"the request target and headers are {size} bytes; the limit is {limit}"
+        await _send_json(send, 431, orjson.dumps({"error": "bad_request", "message": message}), ())
 
     async def _read_body(self, raw_headers: list[tuple[bytes, bytes]], receive: Receive) -> tuple[bytes, bool]:
         """The body, or what fitted of it and True when it is over the limit."""
@@ -269,6 +294,19 @@ async def _send(send: Send, status: int, body: bytes, media_type: str, headers: 
     await send({"type": "http.response.body", "body": body})
 
 
+def _component_validators(contract: Contract) -> Callable[[str], Any]:
+    """A compiled validator per component schema of `contract`, compiled on first use."""
+    components = contract.document.get("components", {})
+
+    @functools.cache
+    def validator(name: str) -> Any:
+        if name not in components.get("schemas", {}):
+            raise ValueError(f"{contract.path.name} has no schema {name!r}")
+        return compile_schema({"$ref": f"#/components/schemas/{name}"}, components)
+
+    return validator
+
+
 class MockApp(FastAPI):
     """A FastAPI app whose contract operations are served by an `Engine`."""
 
@@ -303,6 +341,7 @@ def create_app(
     if unknown:
         raise ValueError(f"handlers for operations the contract lacks: {sorted(unknown)}")
     app = MockApp(title=f"{contract.title} (mock)", docs_url=None, redoc_url=None, openapi_url=None)
+    behaviour.schemas = _component_validators(contract)
     app.engine = Engine(contract, behaviour, settings or MockSettings())
     app.include_router(build_admin_router(app.engine), prefix=ADMIN_PREFIX)
     install_error_handlers(app)

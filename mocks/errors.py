@@ -2,7 +2,8 @@
 
 MockError
 ├── ContractError     a contract file cannot be served (raised at start, names the file)
-└── RequestRejected   a request is answered with a 4xx JSON error body
+├── RequestRejected   a request is answered with a 4xx JSON error body
+└── UnknownState      no provider state of the mock has that name (also a LookupError)
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ class MockError(Exception):
 
 class ContractError(MockError):
     """A contract file is unreadable, invalid or uses something the engine does not serve."""
+
+
+class UnknownState(MockError, LookupError):
+    """No provider state of the mock has that name."""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """A bounded record of the requests a mock received, for tests to query.
 
 Entries keep raw bytes and are decoded only when read, so recording costs little on
-the hot path; the buffer drops its oldest entries past `max_entries`, so memory stays
-bounded however long a mock runs.
+the hot path; the buffer drops its oldest entries past `max_entries` or `max_bytes` (what
+the kept targets, headers and bodies add up to), so memory stays bounded however long a
+mock runs and however large its requests are.
 """
 
 from __future__ import annotations
@@ -52,14 +53,21 @@ class JournalEntry:
         }
 
 
+def _size(entry: JournalEntry) -> int:
+    return len(entry.path) + len(entry.query) + len(entry.body) + sum(len(k) + len(v) for k, v in entry.headers)
+
+
 class Journal:
     """The last `max_entries` requests, oldest first."""
 
-    def __init__(self, max_entries: int = 5000, body_limit: int = 4096) -> None:
-        if max_entries < 1 or body_limit < 0:
-            raise ValueError("max_entries must be positive and body_limit not negative")
-        self._entries: deque[JournalEntry] = deque(maxlen=max_entries)
+    def __init__(self, max_entries: int = 5000, body_limit: int = 4096, max_bytes: int = 32 * 1024 * 1024) -> None:
+        if max_entries < 1 or body_limit < 0 or max_bytes < 1:
+            raise ValueError("max_entries and max_bytes must be positive and body_limit not negative")
+        self._entries: deque[JournalEntry] = deque()
+        self._max_entries = max_entries
         self._body_limit = body_limit
+        self._max_bytes = max_bytes
+        self.bytes = 0  # what the kept entries hold: target, headers and kept body
         self.total = 0  # requests recorded since the last clear, including dropped ones
 
     def record(
@@ -85,10 +93,14 @@ class Journal:
             operation_id=operation_id,
         )
         self._entries.append(entry)
+        self.bytes += _size(entry)
+        while len(self._entries) > self._max_entries or (self.bytes > self._max_bytes and len(self._entries) > 1):
+            self.bytes -= _size(self._entries.popleft())
         return entry
 
     def clear(self) -> None:
         self._entries.clear()
+        self.bytes = 0
         self.total = 0
 
     def __len__(self) -> int:

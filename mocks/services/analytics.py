@@ -10,11 +10,16 @@ from typing import Any
 
 from mocks.behaviour import Behaviour, ProviderState, Reply
 from mocks.clock import MockClock, iso
+from mocks.errors import RequestRejected, Violation
 from mocks.services.common import money, percent
 from mocks.validation import MockRequest
 
 STRATEGY = r"(?P<strategy_id>[0-9]+)"
 ZERO = Decimal(0)
+# The contract's Money and Percent formats: at most 15 integer digits, percentages under a million.
+MONEY_LIMIT = Decimal(10) ** 15
+PERCENT_LIMIT = Decimal(1_000_000)
+_FIGURES = ("cumulative_pnl", "high_water_mark", "drawdown")
 
 
 @dataclass
@@ -80,9 +85,13 @@ class AnalyticsBehaviour(Behaviour):
         unknown = set(data) - {"metrics"}
         if unknown:
             raise ValueError(f"unknown keys {sorted(unknown)}; expected metrics (a list of PnlInput)")
+        metrics = data.get("metrics", [])
+        if not isinstance(metrics, list):
+            raise ValueError("metrics must be a list of PnlInput")
         try:
-            for item in data.get("metrics", []):
-                self._store(item)
+            self._store_readable(metrics, "metrics.")
+        except RequestRejected as exc:
+            raise ValueError(exc.message) from exc
         except (KeyError, TypeError, ArithmeticError, ValueError) as exc:
             raise ValueError(f"each metric needs strategy_id, metric_date, day_pnl ({exc!r})") from exc
 
@@ -102,6 +111,47 @@ class AnalyticsBehaviour(Behaviour):
             updated_at=self.clock.now(),
         )
         return previous is None, strategy_id, metric_date
+
+    def _store_readable(self, items: list[Mapping[str, Any]], prefix: str) -> list[tuple[bool, int, date]]:
+        """Store `items` in order, all or none: refused with 422 when a derived figure would leave the contract.
+
+        A day whose cumulative P&L, high-water mark, drawdown or drawdown percentage cannot be
+        written in the contract's formats would make every later read of the strategy fail.
+        """
+        undo: list[tuple[int, date, Day | None]] = []
+        stored = []
+        for index, item in enumerate(items):
+            sid, day = int(item["strategy_id"]), date.fromisoformat(item["metric_date"])
+            undo.append((sid, day, self.days.get(sid, {}).get(day)))
+            stored.append(self._store(item))
+            problem = self._unreadable(sid)
+            if problem is not None:
+                for sid_, day_, previous in reversed(undo):
+                    if previous is None:
+                        del self.days[sid_][day_]
+                    else:
+                        self.days[sid_][day_] = previous
+                    if not self.days[sid_]:
+                        del self.days[sid_]
+                field = f"{prefix}{index}.day_pnl" if prefix else "day_pnl"
+                raise RequestRejected(
+                    422,
+                    "validation_failed",
+                    f"strategy {sid} would have {problem}; nothing was stored",
+                    (Violation("body", field, problem),),
+                )
+        return stored
+
+    def _unreadable(self, strategy_id: int) -> str | None:
+        """What in the strategy's series cannot be written in the contract's formats, if anything."""
+        for point in self._series(strategy_id):
+            figures = (point.cumulative, point.high_water_mark, point.drawdown)
+            for name, value in zip(_FIGURES, figures, strict=True):
+                if abs(value.quantize(Decimal("0.0001"))) >= MONEY_LIMIT:
+                    return f"a {name} of 10^15 INR or more on {point.metric_date}"
+            if point.drawdown_pct.quantize(Decimal("0.0001")) >= PERCENT_LIMIT:
+                return f"a drawdown_pct of 1,000,000 % or more on {point.metric_date}"
+        return None
 
     def _series(self, strategy_id: int) -> Iterator[Point]:
         cumulative, high = ZERO, ZERO
@@ -140,12 +190,12 @@ class AnalyticsBehaviour(Behaviour):
 
     # -- handlers ------------------------------------------------------------------------
     def calculate(self, request: MockRequest) -> Reply:
-        created, strategy_id, metric_date = self._store(request.body)
+        [(created, strategy_id, metric_date)] = self._store_readable([request.body], "")
         return Reply(201 if created else 200, self._metric(strategy_id, self._point(strategy_id, metric_date)))
 
     def bulk_calculate(self, request: MockRequest) -> Reply:
         items = request.body["items"]  # the schema checked every item before any is stored
-        stored = [self._store(item) for item in items]
+        stored = self._store_readable(items, "items.")
         results = [
             {"status": "created" if created else "updated", "metric": self._metric(sid, self._point(sid, day))}
             for created, sid, day in stored

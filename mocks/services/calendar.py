@@ -1,7 +1,8 @@
 """Calendar service mock: weekday sessions per exchange segment, holidays, special sessions.
 
 The holiday list is NSE-style sample data for 2026 (names and dates as an exchange
-publishes them), not an authoritative calendar.
+publishes them), not an authoritative calendar. For any other year the mock has no list:
+no holidays, every weekday a trading day with the normal sessions (the contract says so).
 """
 
 from __future__ import annotations
@@ -155,6 +156,7 @@ class CalendarBehaviour(Behaviour):
     def market_status(self, request: MockRequest) -> Reply:
         exchange = request.path_params["exchange"]
         at_text = request.query.get("at")
+        # the contract's CalendarInstant keeps the year within 2000-2100, so this cannot overflow
         at = timestamp(at_text).astimezone(IST) if at_text else self.clock.now()
         intervals = self._intervals(exchange, at.date() - timedelta(days=1), LOOKAHEAD_DAYS + 1)
         current = next((iv for iv in intervals if iv[1] <= at <= iv[2]), None)

@@ -8,7 +8,7 @@ from typing import Any
 
 from mocks.behaviour import Behaviour, ProviderState, Reply, conflict, not_found
 from mocks.clock import MockClock, iso
-from mocks.services.common import timestamp
+from mocks.services.common import record_id, timestamp
 from mocks.validation import MockRequest
 
 ACCOUNT = r"(?P<account_id>[A-Z]{2}[0-9]{4,6})"
@@ -87,11 +87,13 @@ class StrategyBehaviour(Behaviour):
         for item in data.get("strategies", []):
             if not isinstance(item, dict) or not {"strategy_id", "account_id"} <= item.keys():
                 raise ValueError("each strategy needs strategy_id and account_id")
-            self._put_strategy(int(item["strategy_id"]), item)
+            self._put_strategy(record_id(item["strategy_id"], "strategy_id"), item)
         for key, rows in data.get("positions", {}).items():
-            self.positions[int(key)] = list(rows)
+            self.positions[record_id(key, "strategy_id")] = [
+                self.conform("Position", row, f"positions.{key}.{i}") for i, row in enumerate(rows)
+            ]
         for key, snapshot in data.get("snapshots", {}).items():
-            self.snapshots[int(key)] = dict(snapshot)
+            self.snapshots[record_id(key, "strategy_id")] = self.conform("PnlSnapshot", snapshot, f"snapshots.{key}")
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -109,6 +111,7 @@ class StrategyBehaviour(Behaviour):
             "status": fields.get("status", "active"),
             "created_at": fields.get("created_at", iso(self.clock.now())),
         }
+        self.conform("Strategy", strategy, f"strategy {strategy_id}")
         if strategy["is_default"]:  # an account has one default strategy
             for other in self.strategies.values():
                 if other["account_id"] == strategy["account_id"]:
@@ -193,7 +196,7 @@ class StrategyBehaviour(Behaviour):
 
     # -- provider states -----------------------------------------------------------------
     def _state_exists(self, params: Mapping[str, Any]) -> None:
-        strategy_id = int(params["strategy_id"])
+        strategy_id = record_id(params["strategy_id"], "strategy_id")
         self._put_strategy(
             strategy_id,
             {"account_id": "ZX1234", **self.strategies.get(strategy_id, {}), **params, "strategy_id": strategy_id},
@@ -201,19 +204,19 @@ class StrategyBehaviour(Behaviour):
 
     def _state_exists_unsynced(self, params: Mapping[str, Any]) -> None:
         self._state_exists({"status": "active", **params})
-        strategy_id = int(params["strategy_id"])
+        strategy_id = record_id(params["strategy_id"], "strategy_id")
         self.snapshots.pop(strategy_id, None)  # a sync from an earlier session must not decide the next one
         if not self.positions.get(strategy_id):
             self.positions[strategy_id] = copy.deepcopy(INITIAL["positions"]["42"])  # the state promises positions
 
     def _state_absent(self, params: Mapping[str, Any]) -> None:
-        strategy_id = int(params["strategy_id"])
+        strategy_id = record_id(params["strategy_id"], "strategy_id")
         self.strategies.pop(strategy_id, None)
         self.snapshots.pop(strategy_id, None)
         self.positions.pop(strategy_id, None)
 
     def _state_default(self, params: Mapping[str, Any]) -> None:
-        strategy_id = int(params.get("strategy_id", 7))
+        strategy_id = record_id(params.get("strategy_id", 7), "strategy_id")
         self._put_strategy(strategy_id, {"name": "Default", **params, "strategy_id": strategy_id, "is_default": True})
 
     def _state_no_default(self, params: Mapping[str, Any]) -> None:
@@ -222,7 +225,7 @@ class StrategyBehaviour(Behaviour):
                 strategy["is_default"] = False
 
     def _state_snapshot(self, params: Mapping[str, Any]) -> None:
-        strategy_id = int(params["strategy_id"])
+        strategy_id = record_id(params["strategy_id"], "strategy_id")
         self._state_exists({"strategy_id": strategy_id})
         total = str(params.get("total_pnl", "1000"))
         self.snapshots[strategy_id] = {
