@@ -5,8 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# PactFlow's bi-directional contract check, from the npm registry (the pact suites run it).
+SMV_VERSION := 14.5.0
+SMV := .tools/node_modules/.bin/swagger-mock-validator
 
-.PHONY: mocks test lint fuzz bench pacts verify-provider container-tier container-tier-stop venv clean
+.PHONY: tools mocks test lint fuzz bench pacts verify-provider container-tier container-tier-stop venv clean
 
 venv: $(STAMP)
 
@@ -21,8 +24,14 @@ $(STAMP): pyproject.toml
 mocks: venv
 	$(BIN)/python -m mocks up $(MOCKS_ARGS)
 
+## The npm tools the suites use, where npm exists (without npm their tier says how to get it).
+tools:
+	@test -x $(SMV) || ! command -v npm >/dev/null || npm install --silent --no-audit --no-fund \
+		--prefix .tools @pactflow/swagger-mock-validator@$(SMV_VERSION) >/dev/null 2>&1 || \
+		echo "could not install @pactflow/swagger-mock-validator with npm: its tests will skip (or fail in CI)" >&2
+
 ## Run every suite.
-test: venv
+test: venv tools
 	$(if $(HARNESS_REDIS_SOURCE),HARNESS_REDIS_SOURCE=$(HARNESS_REDIS_SOURCE)) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## ruff (lint and format) and mypy (strict for the packages).

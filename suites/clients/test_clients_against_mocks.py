@@ -102,11 +102,21 @@ async def test_404_is_not_found(hub: ClientHub) -> None:
         await hub.strategy.get_default_strategy("QQ0001")
 
 
-async def test_422_is_a_refusal_carrying_the_violations(hub: ClientHub) -> None:
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda hub: hub.account.update_account_tier("zx-1234", "hot"), "account_id"),
+        (lambda hub: hub.strategy.validate_strategy(0), "strategy_id"),
+        (lambda hub: hub.analytics.get_previous_cumulative_pnl(0, date(2026, 11, 26)), "strategy_id"),
+    ],
+    ids=["malformed account id", "strategy id below 1", "strategy id below 1 in a query"],
+)
+async def test_422_is_a_refusal_carrying_the_violations(hub: ClientHub, call: Any, field: str) -> None:
+    """Out-of-contract requests stay out of the pacts (a provider's contract check would refuse them)."""
     with pytest.raises(ServiceRejectedError) as caught:
-        await hub.account.update_account_tier("not-an-id", "hot")
+        await call(hub)
     assert caught.value.status == 422
-    assert caught.value.body["violations"][0]["field"] == "account_id"
+    assert [v["field"] for v in caught.value.body["violations"]] == [field]
 
 
 async def test_409_is_a_refusal(hub: ClientHub) -> None:

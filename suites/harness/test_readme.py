@@ -30,7 +30,7 @@ def test_readme_set_up_is_the_two_make_targets_and_ci_runs_the_second() -> None:
     assert "make mocks" in readme
     assert "make test" in readme
     assert re.search(r"^mocks: venv$", makefile, re.MULTILINE)
-    assert re.search(r"^test: venv$", makefile, re.MULTILINE)
+    assert re.search(r"^test: venv tools$", makefile, re.MULTILINE)  # both install what they need
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 

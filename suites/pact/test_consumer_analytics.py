@@ -11,9 +11,8 @@ from pact import Pact, match
 
 from order_service.clients.analytics import AnalyticsServiceClient
 from order_service.clients.models import PnlInput
-from order_service.errors import ServiceRejectedError
 from order_service.fallbacks.outbox import Deferred
-from suites.pact.matchers import JSON, day, error_body, money, percent, timestamp
+from suites.pact.matchers import JSON, day, idempotency_key, money, percent, timestamp
 
 pytestmark = [pytest.mark.anyio, pytest.mark.pact]
 PROVIDER = "analytics-service"
@@ -55,6 +54,7 @@ async def test_calculate_creates_a_day(new_pact: NewPact) -> None:
         pact.upon_receiving("a P&L calculation for a new day")
         .given("strategy 42 has no P&L metrics")
         .with_request("POST", "/analytics/pnl/calculate")
+        .with_header("Idempotency-Key", idempotency_key("pnl", 3))
         .with_body(calculate_request("2026-11-26"), content_type=JSON)
         .will_respond_with(201)
         .with_body(metric("2026-11-26", 1), content_type=JSON)
@@ -72,6 +72,7 @@ async def test_calculate_replaces_a_day(new_pact: NewPact) -> None:
         pact.upon_receiving("a P&L calculation for a stored day")
         .given("strategy 42 has P&L metrics for 2026-11-26", {"day_pnl": "10"})
         .with_request("POST", "/analytics/pnl/calculate")
+        .with_header("Idempotency-Key", idempotency_key("pnl", 4))
         .with_body(calculate_request("2026-11-26"), content_type=JSON)
         .will_respond_with(200)
         .with_body(metric("2026-11-26", 2), content_type=JSON)
@@ -89,6 +90,7 @@ async def test_bulk_calculate(new_pact: NewPact) -> None:
         pact.upon_receiving("a bulk P&L calculation")
         .given("strategy 42 has no P&L metrics")
         .with_request("POST", "/analytics/pnl/bulk-calculate")
+        .with_header("Idempotency-Key", idempotency_key("pnl-bulk", 5))
         .with_body({"items": [calculate_request("2026-11-26")]}, content_type=JSON)
         .will_respond_with(200)
         .with_body(
@@ -176,31 +178,3 @@ async def test_previous_cumulative(new_pact: NewPact) -> None:
         async with AnalyticsServiceClient(base_url=str(server.url)) as client:
             previous = await client.get_previous_cumulative_pnl(42, date(2026, 11, 26))
     assert previous == Decimal(1000)
-
-
-async def test_previous_cumulative_for_an_invalid_strategy_id(new_pact: NewPact) -> None:
-    pact = new_pact(PROVIDER)
-    (
-        pact.upon_receiving("a request for the cumulative P&L of strategy 0")
-        .with_request("GET", "/analytics/pnl/previous-cumulative")
-        .with_query_parameters({"strategy_id": "0", "before_date": "2026-11-26"})
-        .will_respond_with(422)
-        .with_body(
-            {
-                **error_body("validation_failed"),
-                "violations": match.each_like(
-                    {
-                        "location": "query",
-                        "field": "strategy_id",
-                        "reason": match.str("0 is less than the minimum of 1"),
-                    }
-                ),
-            },
-            content_type=JSON,
-        )
-    )
-    with pact.serve() as server:
-        async with AnalyticsServiceClient(base_url=str(server.url)) as client:
-            with pytest.raises(ServiceRejectedError) as caught:
-                await client.get_previous_cumulative_pnl(0, date(2026, 11, 26))
-    assert caught.value.status == 422

@@ -12,7 +12,7 @@ from pact import Pact, match
 from order_service.clients.models import PnlSync
 from order_service.clients.strategy import StrategyServiceClient
 from order_service.errors import ServiceNotFoundError, ServiceRejectedError
-from suites.pact.matchers import JSON, account, error_body, money, timestamp
+from suites.pact.matchers import JSON, account, error_body, idempotency_key, money, timestamp
 
 pytestmark = [pytest.mark.anyio, pytest.mark.pact]
 PROVIDER = "strategy-service"
@@ -105,35 +105,13 @@ async def test_validate_an_unknown_strategy(new_pact: NewPact) -> None:
                 await client.validate_strategy(999)
 
 
-async def test_validate_an_invalid_strategy_id(new_pact: NewPact) -> None:
-    pact = new_pact(PROVIDER)
-    (
-        pact.upon_receiving("a validation with a strategy id below 1")
-        .with_request("GET", "/strategies/0/validate")
-        .will_respond_with(422)
-        .with_body(
-            {
-                **error_body("validation_failed"),
-                "violations": match.each_like(
-                    {"location": "path", "field": "strategy_id", "reason": match.str("0 is less than the minimum of 1")}
-                ),
-            },
-            content_type=JSON,
-        )
-    )
-    with pact.serve() as server:
-        async with StrategyServiceClient(base_url=str(server.url)) as client:
-            with pytest.raises(ServiceRejectedError) as caught:
-                await client.validate_strategy(0)
-    assert caught.value.status == 422
-
-
 async def test_sync_pnl(new_pact: NewPact) -> None:
     pact = new_pact(PROVIDER)
     (
         pact.upon_receiving("a P&L sync")
         .given("strategy 42 exists")
         .with_request("POST", "/strategies/42/sync-pnl")
+        .with_header("Idempotency-Key", idempotency_key("sync-pnl", 6))
         .with_body(
             {
                 "as_of": "2026-11-26T15:30:00+05:30",
@@ -160,6 +138,7 @@ async def test_sync_pnl_older_than_the_stored_snapshot(new_pact: NewPact) -> Non
         pact.upon_receiving("a P&L sync older than the stored snapshot")
         .given("strategy 42 has a P&L snapshot as of 2026-11-26T16:00:00+05:30")
         .with_request("POST", "/strategies/42/sync-pnl")
+        .with_header("Idempotency-Key", idempotency_key("sync-pnl", 7))
         .with_body(
             {
                 "as_of": "2026-11-26T15:30:00+05:30",

@@ -60,12 +60,12 @@ def _request_problems(
     try:
         parse_request(op, path_params, query, headers, raw)
     except RequestRejected as exc:
-        if status == exc.status:  # the interaction is about exactly this refusal
-            return []
+        # Even an interaction about a refusal sends a request the contract allows: a provider team
+        # checking pacts against its OpenAPI (PactFlow's bi-directional contracts) refuses any other.
         return [f"{name}: request field {v.field or '(body)'} ({v.location}): {v.reason}" for v in exc.violations] or [
             f"{name}: request refused with {exc.status}: {exc.message}"
         ]
-    if status in (400, 413, 415, 422):
+    if status in (400, 413, 415):  # a valid request never gets these; a 422 may depend on the owner's state
         return [f"{name}: expects {status} but the request is valid for the contract"]
     return []
 
@@ -89,6 +89,8 @@ def drifted(change: str) -> list[str]:
         target["response"]["status"] = 202
     elif change == "unknown path":
         target["request"]["path"] = "/strategies/42/check"
+    elif change == "out-of-schema path value":
+        target["request"]["path"] = "/strategies/0/validate"
     elif change == "bad request body":
         sync = next(i for i in pact["interactions"] if i["description"] == "a P&L sync")
         sync["request"]["body"]["content"]["total_pnl"] = 1250.75
@@ -102,6 +104,7 @@ def drifted(change: str) -> list[str]:
         ("undocumented status", "a validation of an active strategy: validateStrategy does not document status 202"),
         ("unknown path", "a validation of an active strategy: GET /strategies/42/check is no operation"),
         ("bad request body", "a P&L sync: request field total_pnl (body):"),
+        ("out-of-schema path value", "a validation of an active strategy: request field strategy_id (path):"),
     ],
 )
 def test_a_disagreement_names_the_interaction_and_field(change: str, expected: str) -> None:

@@ -68,7 +68,7 @@ def test_a_drifted_provider_fails_with_each_mismatch_named(
     assert any(m.where == "$" and "account_id" in m.problem for m in portfolio)
     statuses = [m for m in report.mismatches if m.where == "status"]
     assert any("expected 200 but was 500" in m.problem for m in statuses)
-    assert "4 of 12 interactions failed" in str(report)
+    assert "4 of 11 interactions failed" in str(report)
 
 
 def test_the_command_exits_non_zero_with_a_readable_report(
@@ -92,7 +92,7 @@ def test_the_command_exits_non_zero_with_a_readable_report(
         check=False,
     )
     assert result.returncode == 1
-    assert result.stdout.startswith("strategy-service: 4 of 12 interactions failed")
+    assert result.stdout.startswith("strategy-service: 4 of 11 interactions failed")
     assert "  a request for a strategy's portfolio\n    - $: Actual map is missing the following keys: account_id" in (
         result.stdout
     )
