@@ -15,7 +15,9 @@ import asyncio
 import contextlib
 import gc
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
@@ -23,15 +25,29 @@ from fastapi import FastAPI
 from order_service.api.app import create_app
 from order_service.clients import ClientHub
 from order_service.security.dev import dev_security_settings
+from order_service.services.order_anomaly_detector import IST
 from order_service.settings import Settings
+
+
+def exchange_clock(
+    start: datetime | None, *, monotonic: Callable[[], float] = time.monotonic
+) -> Callable[[], datetime]:
+    """The service's exchange clock: IST wall time, or `start` moving on at real speed (tests only)."""
+    if start is None:
+        return lambda: datetime.now(IST)
+    if start.tzinfo is None:
+        raise ValueError("ORDER_SERVICE_TEST_CLOCK_START needs a UTC offset")
+    began, origin = monotonic(), start.astimezone(IST)
+    return lambda: origin + timedelta(seconds=monotonic() - began)
 
 
 def build(settings: Settings) -> FastAPI:
     if not settings.redis_url:
         raise ValueError("ORDER_SERVICE_REDIS_URL is not set: the order service keeps its limits and keys in Redis")
+    clock = exchange_clock(settings.test_clock_start)
     redis = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=0.5, socket_timeout=1.0)
     hub = ClientHub(settings)
-    app = create_app(settings, redis=redis, hub=hub)
+    app = create_app(settings, redis=redis, hub=hub, clock=clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -78,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     if args.dev:
         settings = settings.model_copy(update={"security": dev_security_settings()})
+    if settings.test_clock_start is not None:
+        print(f"warning: test clock: exchange time starts at {settings.test_clock_start.isoformat()}", file=sys.stderr)
     try:
         app = build(settings)
     except ValueError as exc:

@@ -9,6 +9,7 @@ Every address and threshold the order service uses lives here (env-overridable w
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
@@ -121,3 +122,11 @@ class Settings(BaseSettings):
     )
     redis_url: Annotated[str | None, Field(description="Redis for the outbox; None keeps it in memory.")] = None
     outbox_relay_interval: Annotated[float, Field(gt=0)] = 1.0
+    test_clock_start: Annotated[
+        datetime | None,
+        Field(
+            description="Tests only: the exchange clock (order times, the anomaly rules) starts at this instant "
+            "and runs at real speed, so a suite's result does not depend on the day it runs. Signatures and "
+            "rate limits keep the wall clock."
+        ),
+    ] = None

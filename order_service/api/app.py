@@ -210,7 +210,7 @@ def create_app(
         ),
     )
     app.state.registry = registry
-    orders = book or OrderBook(SimulatedBroker(LAST_PRICES))
+    orders = book or OrderBook(SimulatedBroker(LAST_PRICES), clock=clock)  # order times on the exchange clock
     monitor = RedisUsageMonitor(redis, settings.redis_monitor, registry=registry) if redis is not None else None
     app.state.redis_monitor = monitor
     detector = (

@@ -13,6 +13,7 @@ import redis
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
+from order_service.__main__ import exchange_clock
 from order_service.api.app import create_app
 from order_service.clients import ClientHub
 from order_service.security.dev import dev_security_settings, dev_signer, dev_user_token
@@ -171,3 +172,17 @@ async def test_a_redis_outage_fails_closed_and_recovers(redis_client: redis.Redi
     assert during.status_code == 503
     assert during.json()["error"] == "unavailable"
     assert after.status_code == 201
+
+
+def test_the_test_clock_starts_where_it_is_told_and_runs_at_real_speed() -> None:
+    ticks = [100.0]
+    clock = exchange_clock(datetime.fromisoformat("2026-11-26T05:30:00+00:00"), monotonic=lambda: ticks[0])
+    assert clock().isoformat() == "2026-11-26T11:00:00+05:30"
+    ticks[0] += 90.5
+    assert clock().isoformat() == "2026-11-26T11:01:30.500000+05:30"
+
+
+def test_the_test_clock_needs_an_offset_and_is_off_by_default() -> None:
+    with pytest.raises(ValueError, match="needs a UTC offset"):
+        exchange_clock(datetime(2026, 11, 26, 11))
+    assert abs(exchange_clock(None)().timestamp() - datetime.now(IST).timestamp()) < 5

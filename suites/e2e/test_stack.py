@@ -21,6 +21,7 @@ from suites.fixtures.orders import LIMIT_ORDER, market_order
 
 pytestmark = [pytest.mark.anyio, pytest.mark.live]
 LIMIT = LIMIT_ORDER
+PINNED = "2026-11-26T11:00:00+05:30"  # a trading Thursday on the calendar mock's 2026 list
 
 
 @pytest.fixture
@@ -31,6 +32,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[tuple[LiveMocks, str]]:
         tmp_path / "stack.log",
         extra=("--redis-port", str(free_port()), "--order-service-port", str(order_port)),
         env={
+            "ORDER_SERVICE_TEST_CLOCK_START": PINNED,  # the off-hours rule must not depend on the day CI runs
             "ORDER_SERVICE_BREAKER__RESET_TIMEOUT": "1",
             "ORDER_SERVICE_BREAKER__FAILURE_THRESHOLD": "3",
             "ORDER_SERVICE_OUTBOX_RELAY_INTERVAL": "0.2",
@@ -71,8 +73,11 @@ async def test_orders_anomalies_outage_and_recovery(stack: tuple[LiveMocks, str]
         cancelled = await risk.delete(f"/orders/{placed['order_id']}")
         assert (modified.json()["quantity"], cancelled.json()["status"]) == (20, "CANCELLED")
 
+        assert placed["anomalies"] == []  # a Thursday at 11:00 IST: inside the session, no anomaly
+        assert placed["placed_at"].startswith("2026-11-26T11:")
         large = (await algo.post("/orders", json={**LIMIT, "quantity": 200_000, "price": "1"})).json()
-        assert large["anomalies"][0]["severity"] == "CRITICAL"
+        by_type = {a["type"]: a["severity"] for a in large["anomalies"]}
+        assert by_type == {"large_order_size": "CRITICAL"}  # and no off-hours finding: the clock is pinned
         assert "ORDER_ANOMALY_CRITICAL" in live.output()
 
         # the strategy service goes down: validation serves its last answer, P&L syncs wait
