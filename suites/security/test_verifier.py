@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import redis
 import redis.asyncio as aioredis
@@ -156,3 +158,48 @@ async def test_rotation_any_active_secret_verifies_a_removed_one_does_not() -> N
 def test_credentials_refuse_an_identity_without_keys() -> None:
     with pytest.raises(ValueError, match="algo_engine: needs at least one API key"):
         CredentialStore.from_mapping({"services": {"algo_engine": {"signing_secrets": ["s"]}}})
+
+
+@pytest.mark.parametrize(
+    ("request_", "reason_", "identity", "detail"),
+    [
+        (lambda: with_header(signed(), "x-request-signature", None), "missing_header", None,
+         "x-request-signature is missing"),
+        (lambda: with_header(signed(), "x-request-timestamp", ["1", "2"]), "duplicate_header", None,
+         "x-request-timestamp was sent 2 times"),
+        (lambda: with_header(signed(), "x-request-nonce", ["a", "b"]), "duplicate_header", None,
+         "x-request-nonce was sent 2 times"),
+        (lambda: with_header(signed(), "x-request-timestamp", ["17957e5"]), "bad_timestamp", "algo_engine",
+         "timestamp is not unix seconds"),
+        (lambda: signed(timestamp=NOW - 301), "stale_timestamp", "algo_engine",
+         "timestamp is +301 s from now (tolerance 300 s)"),
+        (lambda: signed(identity="billing"), "unknown_identity", "billing", "no credentials for 'billing'"),
+        (lambda: signed(api_key="revoked-key"), "bad_api_key", "algo_engine",
+         "API key does not match a key of the identity"),
+        (lambda: with_header(signed(), "x-request-signature", ["ab" * 31]), "malformed_signature", "algo_engine",
+         "signature is not 64 lowercase hex digits"),
+        (lambda: signed(secret=b"wrong"), "bad_signature", "algo_engine", "signature does not match the request"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)  # fmt: skip
+async def test_each_refusal_tells_the_audit_log_exactly_what_failed_and_for_whom(
+    request_: Any, reason_: str, identity: str | None, detail: str
+) -> None:
+    """The answer says which check failed in general words; the audit line (reason, detail, identity) exactly."""
+    verifier = RequestVerifier(STORE, None, tolerance=300, clock=lambda: NOW)
+    with pytest.raises(AuthenticationError) as caught:
+        await verifier.verify(request_())
+    assert (caught.value.reason, caught.value.identity, caught.value.detail) == (reason_, identity, detail)
+
+
+async def test_a_replay_is_audited_with_its_identity() -> None:
+    verifier = RequestVerifier(STORE, InMemoryReplayStore(clock=lambda: NOW), clock=lambda: NOW)
+    request = signed()
+    await verifier.verify(request)
+    with pytest.raises(AuthenticationError) as caught:
+        await verifier.verify(request)
+    assert (caught.value.reason, caught.value.identity, caught.value.detail) == (
+        "replayed",
+        "algo_engine",
+        "signature already used within the window",
+    )
