@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from suites.fixtures import environment
+from suites.fixtures.processes import child_pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NEEDS = {
@@ -39,15 +40,7 @@ def run_without_the_tiers(switch: str | None) -> subprocess.CompletedProcess[str
     env["HARNESS_REDIS_SOURCE"] = "process"
     if switch is not None:
         env[environment.SWITCH] = switch
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", *NEEDS, "-rfs", "-p", "no:cacheprovider", "-o", "addopts=", "-q"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return child_pytest(*NEEDS, "-rfs", "-o", "addopts=", "-q", env=env)
 
 
 def counts(output: str) -> dict[str, int]:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from suites.fixtures.pact import COMMITTED_PACTS, ROOT
+from suites.fixtures.pact import COMMITTED_PACTS
+from suites.fixtures.processes import child_pytest
 from suites.pact.participants import PROVIDERS, pact_file_name
 
 
@@ -22,15 +21,7 @@ def comparable(path: Path) -> dict[str, Any]:
 
 def test_committed_pacts_are_not_stale(tmp_path: Path) -> None:
     env = {**os.environ, "HARNESS_PACT_DIR": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-m", "pact", "-q", "-p", "no:cacheprovider", "suites/pact"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = child_pytest("-m", "pact", "-q", "suites/pact", env=env)
     assert result.returncode == 0, result.stdout[-3000:]
     stale = [
         provider

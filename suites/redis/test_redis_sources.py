@@ -11,6 +11,7 @@ import fakeredis
 import pytest
 import redis
 
+from suites.fixtures.processes import child_pytest
 from suites.fixtures.redis import RealRedis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,15 +51,7 @@ def run_pytest_without_redis(require: bool) -> subprocess.CompletedProcess[str]:
     if require:
         env["HARNESS_REQUIRE"] = "redis"
     test = "suites/redis/test_redis_sources.py::test_each_test_starts_with_an_empty_database"
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", test, "-rs", "-p", "no:cacheprovider", "-o", "addopts="],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return child_pytest(test, "-rs", "-o", "addopts=", env=env, timeout=120)
 
 
 def test_without_any_source_the_real_tier_skips_with_the_reason() -> None:
