@@ -43,7 +43,9 @@ lint: venv
 
 ## Schemathesis with a fresh random seed and more examples than CI runs.
 fuzz: venv
-	HARNESS_FUZZ_SEED=$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ') HARNESS_FUZZ_EXAMPLES=$${EXAMPLES:-200} \
+	@seed=$${HARNESS_FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
+		echo "make fuzz: HARNESS_FUZZ_SEED=$$seed (set it to replay this run)"; \
+		HARNESS_FUZZ_SEED=$$seed HARNESS_FUZZ_EXAMPLES=$${EXAMPLES:-200} \
 		$(BIN)/python -m pytest -m schemathesis -p no:cacheprovider
 
 ## Regenerate pacts/ from the consumer tests.
