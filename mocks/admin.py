@@ -77,15 +77,18 @@ def build_admin_router(engine: Engine) -> APIRouter:
     contract = engine.contract
 
     @contextlib.contextmanager
-    def all_or_nothing(what: str) -> Iterator[None]:
-        """Change the mock's data wholly or not at all; bad input is a 422 naming the problem, never a 500."""
-        saved = behaviour.checkpoint()
+    def all_or_nothing(what: str) -> Iterator[dict[str, Any]]:
+        """Change the mock's data wholly or not at all; bad input is a 422 naming the problem, never a 500.
+
+        Yields the checkpoint taken before the change (a provider state keeps it for its teardown).
+        """
+        saved = engine.checkpoint()
         try:
-            yield
+            yield saved
         except UnknownState:
             raise
         except (LookupError, ValueError, TypeError, ArithmeticError) as exc:
-            behaviour.restore(saved)
+            engine.restore(saved)
             problem = f"missing {exc}" if isinstance(exc, LookupError) else str(exc)
             raise HTTPException(422, f"{what}: {problem}") from exc
 
@@ -129,9 +132,8 @@ def build_admin_router(engine: Engine) -> APIRouter:
             return tear_down(change.state)
         if not change.state:
             return {"status": "nothing to set up", "state": ""}
-        saved = engine.checkpoint()
         try:
-            with all_or_nothing(f"provider state {change.state!r}"):
+            with all_or_nothing(f"provider state {change.state!r}") as saved:
                 behaviour.apply_state(change.state, change.params)
         except UnknownState as exc:
             known = "; ".join(s.pattern for s in behaviour.states) or "none"
