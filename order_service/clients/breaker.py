@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from order_service.settings import BreakerSettings
 
 State = Literal["closed", "open", "half_open"]
+
+
+@dataclass
+class _Opening:
+    """When the breaker opened (monotonic and wall clock), and the trial calls let through since."""
+
+    at: float
+    wall: datetime
+    trials: int = 0
 
 
 class CircuitBreaker:
@@ -31,47 +41,43 @@ class CircuitBreaker:
         self._clock = clock
         self._wall = wall
         self.consecutive_failures = 0
-        self._opened_at: float | None = None
-        self._opened_at_wall: datetime | None = None
-        self._trials = 0
+        self._opening: _Opening | None = None  # None while closed
 
     @property
     def state(self) -> State:
-        if self._opened_at is None:
+        if self._opening is None:
             return "closed"
-        if self._clock() - self._opened_at >= self._settings.reset_timeout:
+        if self._clock() - self._opening.at >= self._settings.reset_timeout:
             return "half_open"
         return "open"
 
     def allow(self) -> bool:
         """Whether a call may go out now; in half-open, takes one of the trial places."""
-        state = self.state
-        if state == "closed":
+        opening = self._opening
+        if opening is None:
             return True
-        if state == "half_open" and self._trials < self._settings.half_open_max_calls:
-            self._trials += 1
+        if self.state == "half_open" and opening.trials < self._settings.half_open_max_calls:
+            opening.trials += 1
             return True
         return False
 
     def record_success(self) -> None:
         self.consecutive_failures = 0
-        self._opened_at = self._opened_at_wall = None
-        self._trials = 0
+        self._opening = None
 
     def record_failure(self) -> None:
         self.consecutive_failures += 1
-        if self.state == "half_open" or self.consecutive_failures >= self._settings.failure_threshold:
-            self._opened_at = self._clock()
-            self._opened_at_wall = self._wall()
-            self._trials = 0
+        # a failed trial in half-open opens it again too: no success came since, so the count is past the threshold
+        if self.consecutive_failures >= self._settings.failure_threshold:
+            self._opening = _Opening(self._clock(), self._wall())
 
     def snapshot(self) -> dict[str, Any]:
         """The breaker as `/health/circuit-breaker` shows it."""
-        opened = self._opened_at_wall
+        opening = self._opening
         return {
             "state": self.state,
             "consecutive_failures": self.consecutive_failures,
-            "opened_at": opened.isoformat(timespec="seconds") if opened else None,
+            "opened_at": opening.wall.isoformat(timespec="seconds") if opening is not None else None,
         }
 
 

@@ -62,13 +62,23 @@ class Deferred:
     operation: str
 
 
+@dataclass(frozen=True)
+class DeadLetter:
+    """A kept write its owner refused, and the owner's reason."""
+
+    item: OutboxItem
+    reason: str
+
+
 class Outbox(Protocol):
     async def append(self, item: OutboxItem) -> None: ...
     async def head(self, service: str) -> OutboxItem | None: ...
-    async def remove_head(self, service: str, item_id: str) -> None: ...
+    async def remove_head(self, service: str, item_id: str) -> None:
+        """The item left its queue: every copy of its id (an append may have been retried)."""
+
     async def dead_letter(self, item: OutboxItem, reason: str) -> None: ...
     async def depth(self, service: str) -> int: ...
-    async def dead(self, service: str) -> list[OutboxItem]: ...
+    async def dead(self, service: str) -> list[DeadLetter]: ...
     def lock(self, service: str) -> contextlib.AbstractAsyncContextManager[bool]: ...
 
 
@@ -77,7 +87,7 @@ class InMemoryOutbox:
 
     def __init__(self) -> None:
         self._queues: dict[str, deque[OutboxItem]] = {}
-        self._dead: dict[str, list[tuple[OutboxItem, str]]] = {}
+        self._dead: dict[str, list[DeadLetter]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def append(self, item: OutboxItem) -> None:
@@ -89,18 +99,18 @@ class InMemoryOutbox:
 
     async def remove_head(self, service: str, item_id: str) -> None:
         queue = self._queues.get(service)
-        if queue and queue[0].id == item_id:
-            queue.popleft()
+        if queue:  # every copy of the id, as RedisOutbox does
+            self._queues[service] = deque(item for item in queue if item.id != item_id)
 
     async def dead_letter(self, item: OutboxItem, reason: str) -> None:
-        self._dead.setdefault(item.service, []).append((item, reason))
+        self._dead.setdefault(item.service, []).append(DeadLetter(item, reason))
         await self.remove_head(item.service, item.id)
 
     async def depth(self, service: str) -> int:
         return len(self._queues.get(service, ()))
 
-    async def dead(self, service: str) -> list[OutboxItem]:
-        return [item for item, _ in self._dead.get(service, [])]
+    async def dead(self, service: str) -> list[DeadLetter]:
+        return list(self._dead.get(service, ()))
 
     @contextlib.asynccontextmanager
     async def lock(self, service: str) -> AsyncIterator[bool]:
@@ -136,19 +146,19 @@ class RedisOutbox:
             await pipe.execute()
 
     async def head(self, service: str) -> OutboxItem | None:
-        item_id = await self._redis.lindex(self._queue(service), 0)
-        if item_id is None:
-            return None
-        raw = await self._redis.hget(self._items(service), item_id)
-        if raw is None:  # an id without its item cannot be replayed; drop the id, keep going
-            await self._redis.lrem(self._queue(service), 1, str(item_id))
-            log.error("OUTBOX_ORPHAN: id %s of %s had no item", item_id, service)
-            return await self.head(service)
-        return OutboxItem.from_json(raw)
+        while (item_id := await self._redis.lindex(self._queue(service), 0)) is not None:
+            raw = await self._redis.hget(self._items(service), item_id)
+            if raw is not None:
+                return OutboxItem.from_json(raw)
+            # an id without its item cannot be replayed; drop the id (as Redis gave it), keep going
+            await self._redis.lrem(self._queue(service), 0, item_id)  # type: ignore[arg-type]  # bytes work too
+            log.error("OUTBOX_ORPHAN: id %s of %s had no item", _text(item_id), service)
+        return None
 
     async def remove_head(self, service: str, item_id: str) -> None:
+        # count 0: every copy of the id, so an append retried after a lost reply is not replayed twice
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.lrem(self._queue(service), 1, item_id)
+            pipe.lrem(self._queue(service), 0, item_id)
             pipe.hdel(self._items(service), item_id)
             await pipe.execute()
 
@@ -156,16 +166,16 @@ class RedisOutbox:
         record = json.dumps({"item": asdict(item), "reason": reason})
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.rpush(self._dead(item.service), record)
-            pipe.lrem(self._queue(item.service), 1, item.id)
+            pipe.lrem(self._queue(item.service), 0, item.id)
             pipe.hdel(self._items(item.service), item.id)
             await pipe.execute()
 
     async def depth(self, service: str) -> int:
         return int(await self._redis.llen(self._queue(service)))
 
-    async def dead(self, service: str) -> list[OutboxItem]:
-        rows = await self._redis.lrange(self._dead(service), 0, -1)
-        return [OutboxItem(**json.loads(row)["item"]) for row in rows]
+    async def dead(self, service: str) -> list[DeadLetter]:
+        rows = [json.loads(row) for row in await self._redis.lrange(self._dead(service), 0, -1)]
+        return [DeadLetter(OutboxItem(**row["item"]), row["reason"]) for row in rows]
 
     @contextlib.asynccontextmanager
     async def lock(self, service: str) -> AsyncIterator[bool]:
@@ -181,6 +191,10 @@ class RedisOutbox:
                     key,
                     token,
                 )
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 Deliver = Callable[[OutboxItem], Awaitable[tuple[Delivery, str]]]

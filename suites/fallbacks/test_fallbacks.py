@@ -212,7 +212,8 @@ async def test_a_write_the_owner_refuses_on_replay_is_dead_lettered_not_dropped(
     fake_time.now += 60
     assert await hub.relay.drain("account-service") == 1
     dead = await hub.outbox.dead("account-service")
-    assert [item.id for item in dead] == [kept.outbox_id]
+    assert [letter.item.id for letter in dead] == [kept.outbox_id]
+    assert "404" in dead[0].reason
     assert (
         hub.metrics.registry.get_sample_value(
             "service_client_outbox_delivered_total", {"service": "account-service", "result": "rejected"}
