@@ -56,7 +56,7 @@ pacts: venv
 ##   make verify-provider PROVIDER=strategy-service URL=http://host:port [STATES_URL=http://host:port/states]
 verify-provider: venv
 	@test -n "$(PROVIDER)" -a -n "$(URL)" || { echo "usage: make verify-provider PROVIDER=<name> URL=<base url> [STATES_URL=<url>]"; exit 2; }
-	$(BIN)/python -m suites.pact.verify_provider --provider "$(PROVIDER)" --url "$(URL)" $(if $(STATES_URL),--states-url "$(STATES_URL)")
+	$(BIN)/harness verify-pacts --provider "$(PROVIDER)" --url "$(URL)" $(if $(STATES_URL),--states-url "$(STATES_URL)")
 
 ## Containerized Redis without Docker: Podman's API on a private socket, a locally built image.
 ## Then: eval "$$(scripts/container-tier.sh env)"; make test PYTEST_ARGS="-m redis" HARNESS_REDIS_SOURCE=container

@@ -27,11 +27,11 @@ from mocks.engine import ADMIN_PREFIX
 from mocks.errors import ContractError
 from mocks.registry import CONFIG_SERVICE, CONTRACTS_DIR, SERVICES
 
-READY_TIMEOUT_S = 20.0
+READY_TIMEOUT_S = 60.0  # a loaded 2-core machine took more than 20 s
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mocks", description=__doc__.splitlines()[0])
+def main(argv: Sequence[str] | None = None, prog: str = "python -m mocks") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve one mock")
@@ -60,6 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     up.add_argument("--no-order-service", action="store_true", help="do not start the reference order service")
     up.add_argument("--contracts-dir", type=Path, default=CONTRACTS_DIR)
+    up.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=READY_TIMEOUT_S,
+        metavar="SECONDS",
+        help="how long every server may take to answer (default: %(default).0f)",
+    )
     up.add_argument(
         "--ready-file",
         type=Path,
@@ -192,10 +199,10 @@ def _up(args: argparse.Namespace) -> int:
             contract = os.path.relpath(SERVICES[name].contract_path(args.contracts_dir))
             children.append(Child(name, urls[name], process, contract))
         started = time.monotonic()
-        _wait_ready(children, args.host, args.redis_port)
+        _wait_ready(children, args.host, args.redis_port, args.ready_timeout)
         if redis_binary and not args.no_order_service:
             children.append(_start_order_service(args, urls, host_in_url))
-            _wait_ready(children[-1:], args.host, args.redis_port)
+            _wait_ready(children[-1:], args.host, args.redis_port, args.ready_timeout)
         print(f"\nall mocks ready in {time.monotonic() - started:.2f} s\n")
         _print_table(children)
         if any(child.name == "order-service*" for child in children):
@@ -255,8 +262,8 @@ def _start_order_service(args: argparse.Namespace, urls: dict[str, str], host_in
     return Child("order-service*", url, subprocess.Popen(command, env=env), "reference implementation, dev keys")
 
 
-def _wait_ready(children: list[Child], host: str, redis_port: int) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
+def _wait_ready(children: list[Child], host: str, redis_port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
     pending = list(children)
     while pending:
         for child in list(pending):
@@ -265,7 +272,7 @@ def _wait_ready(children: list[Child], host: str, redis_port: int) -> None:
             if _answers(child, host, redis_port):
                 pending.remove(child)
         if pending and time.monotonic() > deadline:
-            raise OSError(f"not ready after {READY_TIMEOUT_S:.0f} s: " + ", ".join(c.name for c in pending))
+            raise OSError(f"not ready after {timeout:.0f} s: " + ", ".join(c.name for c in pending))
         if pending:
             time.sleep(0.05)
 

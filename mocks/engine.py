@@ -1,29 +1,24 @@
-"""The engine: one FastAPI app per contract, serving the contract's operations.
+"""The engine: serves a contract's operations on the raw ASGI scope.
 
-Contract operations are dispatched by the engine itself, on the raw ASGI scope, before
-FastAPI's router: matching, validation, faults, the journal and the answer cost no
-framework machinery per request. FastAPI serves the admin surface (under `/__admin`,
-kept out of the contract) and the app's lifespan.
+Contract operations are dispatched by the engine itself, before any framework router:
+matching, validation, faults, the journal and the answer cost no framework machinery per
+request. `mocks.app` puts an engine and the admin surface together in one app.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 import orjson
-from fastapi import FastAPI
 
 from mocks.behaviour import Behaviour, Reply
-from mocks.clock import MockClock
-from mocks.contract import Contract, Operation, compile_schema, load_contract
+from mocks.contract import Contract, Operation
 from mocks.errors import RequestRejected
 from mocks.faults import FaultSet
 from mocks.journal import Journal, JournalEntry
@@ -292,57 +287,3 @@ async def _send(send: Send, status: int, body: bytes, media_type: str, headers: 
     raw += [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in headers]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
-
-
-def _component_validators(contract: Contract) -> Callable[[str], Any]:
-    """A compiled validator per component schema of `contract`, compiled on first use."""
-    components = contract.document.get("components", {})
-
-    @functools.cache
-    def validator(name: str) -> Any:
-        if name not in components.get("schemas", {}):
-            raise ValueError(f"{contract.path.name} has no schema {name!r}")
-        return compile_schema({"$ref": f"#/components/schemas/{name}"}, components)
-
-    return validator
-
-
-class MockApp(FastAPI):
-    """A FastAPI app whose contract operations are served by an `Engine`."""
-
-    engine: Engine
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith(ADMIN_PREFIX):
-            await self.engine(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
-
-
-def create_app(
-    contract: Contract | str | Path,
-    behaviour: Behaviour | None = None,
-    *,
-    settings: MockSettings | None = None,
-    clock: MockClock | None = None,
-) -> MockApp:
-    """Build a mock of `contract`; `behaviour` defaults to answering contract examples.
-
-    Raises:
-        ContractError: the contract cannot be served (named, with the problem).
-    """
-    from mocks.admin import build_admin_router, install_error_handlers  # they need the engine's types
-
-    if not isinstance(contract, Contract):
-        contract = load_contract(contract)
-    if behaviour is None:
-        behaviour = Behaviour(clock or MockClock())
-    unknown = set(behaviour.handlers) - set(contract.operations)
-    if unknown:
-        raise ValueError(f"handlers for operations the contract lacks: {sorted(unknown)}")
-    app = MockApp(title=f"{contract.title} (mock)", docs_url=None, redoc_url=None, openapi_url=None)
-    behaviour.schemas = _component_validators(contract)
-    app.engine = Engine(contract, behaviour, settings or MockSettings())
-    app.include_router(build_admin_router(app.engine), prefix=ADMIN_PREFIX)
-    install_error_handlers(app)
-    return app

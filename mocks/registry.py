@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
+from mocks.app import MockApp, create_app
 from mocks.behaviour import Behaviour
 from mocks.clock import MockClock
-from mocks.engine import MockApp, MockSettings, create_app
+from mocks.engine import MockSettings
 from mocks.services.account import AccountBehaviour
 from mocks.services.analytics import AnalyticsBehaviour
 from mocks.services.calendar import CalendarBehaviour
@@ -16,7 +18,8 @@ from mocks.services.config import ConfigBehaviour
 from mocks.services.order import OrderBehaviour
 from mocks.services.strategy import StrategyBehaviour
 
-CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
+# package data (pip installs wheels unpacked, so this is a folder on disk)
+CONTRACTS_DIR = Path(str(files("mocks.contracts")))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ import asyncio
 
 import httpx
 
-from mocks.engine import ConnectionDropped, MockApp
+from mocks.app import MockApp
+from mocks.engine import ConnectionDropped
 
 
 class MockTransport(httpx.AsyncBaseTransport):

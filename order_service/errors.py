@@ -1,12 +1,15 @@
-"""Errors the order service's clients raise.
+"""The order service's errors: one root, `OrderServiceError`.
 
-    ServiceError                      anything that went wrong calling another service
-    ├── ServiceNotFoundError          404: the resource does not exist
-    ├── ServiceRejectedError          another documented 4xx (409, 422): the owner refused the request
-    ├── ContractViolationError        the answer is not what the contract says (mismatches listed)
-    ├── ServiceTimeoutError           no answer in time
-    └── ServiceUnavailableError       cannot be reached, 5xx, 429 (after the retries)
-        └── CircuitOpenError          not even tried: the service's breaker is open
+    OrderServiceError                     root of every error the order service raises on purpose
+    ├── SecurityError                     (security.errors) a request refused: 401, 403
+    ├── ScanError                         (compliance.scanner) a path that cannot be scanned
+    └── ServiceError                      anything that went wrong calling another service
+        ├── ServiceNotFoundError          404: the resource does not exist
+        ├── ServiceRejectedError          another documented 4xx (409, 422): the owner refused the request
+        ├── ContractViolationError        the answer is not what the contract says (mismatches listed)
+        ├── ServiceTimeoutError           no answer in time
+        └── ServiceUnavailableError       cannot be reached, 5xx, 429 (after the retries)
+            └── CircuitOpenError          not even tried: the service's breaker is open
 
 httpx's errors are translated at one boundary (`clients.base.map_transport_errors`),
 always `raise ... from exc`.
@@ -18,7 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 
-class ServiceError(Exception):
+class OrderServiceError(Exception):
+    """Root of the order service's own errors."""
+
+
+class ServiceError(OrderServiceError):
     """Base of the client errors; `service` and `operation` say where."""
 
     def __init__(self, message: str, *, service: str, operation: str) -> None:

@@ -22,8 +22,8 @@ from order_service.clients.analytics import AnalyticsServiceClient
 from order_service.clients.base import ServiceClient
 from order_service.clients.breaker import BreakerBoard
 from order_service.clients.calendar import CalendarServiceClient
+from order_service.clients.discovery import ConfigServiceClient, ServiceDiscovery
 from order_service.clients.strategy import StrategyServiceClient
-from order_service.config.discovery import ConfigServiceClient, ServiceDiscovery
 from order_service.fallbacks.outbox import InMemoryOutbox, Outbox, OutboxRelay, RedisOutbox
 from order_service.fallbacks.stale import StaleCache
 from order_service.metrics import ClientMetrics
@@ -99,11 +99,19 @@ async def get_analytics_client() -> AnalyticsServiceClient:
     return default_hub().analytics
 
 
+async def _get_service_port(service_name: str, discovery: ServiceDiscovery | None = None) -> int:
+    """The port a service listens on, through the config service (as the compliance document names it)."""
+    return await (discovery or default_hub().discovery).get_service_port(service_name)
+
+
 __all__ = [
     "AccountServiceClient",
     "AnalyticsServiceClient",
     "ClientHub",
+    "ConfigServiceClient",
+    "ServiceDiscovery",
     "StrategyServiceClient",
+    "_get_service_port",
     "default_hub",
     "get_account_client",
     "get_analytics_client",

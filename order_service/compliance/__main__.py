@@ -14,8 +14,8 @@ from pathlib import Path
 from order_service.compliance.scanner import ScanError, as_json, scan_tree
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m order_service.compliance", description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, prog: str = "python -m order_service.compliance") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", type=Path, default=[Path(__file__).resolve().parents[1]])
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     args = parser.parse_args(argv)

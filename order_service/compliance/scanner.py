@@ -23,6 +23,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
+from order_service.errors import OrderServiceError
+
 FOREIGN_TABLES = frozenset(
     {
         "strategy",
@@ -117,7 +119,7 @@ def scan_source(source: str, path: str) -> list[Finding]:
     return sorted(found, key=lambda f: (f.line, f.kind))
 
 
-class ScanError(Exception):
+class ScanError(OrderServiceError):
     """A path cannot be scanned: it does not exist, or a file in it is not Python that parses."""
 
 

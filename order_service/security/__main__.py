@@ -18,8 +18,8 @@ import httpx
 from order_service.security.dev import dev_signer, dev_user_token
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m order_service.security", description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, prog: str = "python -m order_service.security") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("method", type=str.upper)
     parser.add_argument("url")
     parser.add_argument("--identity", default="algo_engine", help="calling service (dev keys)")

@@ -1,11 +1,13 @@
 """Security failures: a public message in general words, the exact reason for the audit log.
 
-SecurityError
+SecurityError             (an `order_service.errors.OrderServiceError`)
 ├── AuthenticationError   401: missing or invalid credentials
 └── AuthorizationError    403: valid credentials, operation or account not allowed
 """
 
 from __future__ import annotations
+
+from order_service.errors import OrderServiceError
 
 PUBLIC = {
     "missing_header": "missing or duplicated request credentials",
@@ -23,7 +25,7 @@ PUBLIC = {
 }
 
 
-class SecurityError(Exception):
+class SecurityError(OrderServiceError):
     status = 401
 
     def __init__(self, reason: str, detail: str, *, identity: str | None = None) -> None:

@@ -13,6 +13,8 @@ import redis
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
+from harness.processes import stop_process
+from harness.servers import InProcessMocks, free_port
 from order_service.__main__ import exchange_clock
 from order_service.api.app import create_app
 from order_service.clients import ClientHub
@@ -21,9 +23,7 @@ from order_service.services.order_anomaly_detector import IST
 from order_service.settings import RateLimitSettings, Settings
 from suites.fixtures import environment
 from suites.fixtures.clients import FakeTime, build_hub
-from suites.fixtures.mocks import InProcessMocks, free_port
 from suites.fixtures.orders import LIMIT_ORDER, market_order
-from suites.fixtures.processes import stop_process
 from suites.fixtures.redis import RealRedis, start_redis_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]

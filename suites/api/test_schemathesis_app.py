@@ -32,11 +32,11 @@ import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 from schemathesis.config import SchemathesisConfig
 
+from harness.servers import free_port
 from order_service.api.app import create_app
 from order_service.security.dev import DEV_CREDENTIALS, dev_security_settings, dev_user_token
 from order_service.security.signing import signature, string_to_sign
 from order_service.settings import RateLimitSettings, Settings
-from suites.fixtures.mocks import free_port
 from suites.fixtures.redis import RealRedis
 
 pytestmark = [pytest.mark.schemathesis, pytest.mark.redis]

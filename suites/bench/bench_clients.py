@@ -18,10 +18,10 @@ import time
 import httpx
 import orjson
 
+from harness.processes import stop_process
 from order_service.clients import ClientHub
 from order_service.settings import Settings
 from suites.bench.bench_mocks import HOST, free_port, start
-from suites.fixtures.processes import stop_process
 
 
 def percentile(values: list[float], q: int) -> float:

@@ -28,8 +28,8 @@ from typing import Any
 
 import httpx
 
+from harness.processes import stop_process
 from suites.bench.wrk import Load, closed_loop, run_wrk
-from suites.fixtures.processes import stop_process
 
 HOST = "127.0.0.1"
 GET_PATH = "/strategies/42/validate"

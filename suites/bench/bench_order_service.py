@@ -28,9 +28,9 @@ from pathlib import Path
 
 import httpx
 
+from harness.servers import free_port, start_mock_servers, stop_mock_servers
 from order_service.security.dev import dev_signer, dev_user_token
 from suites.bench.wrk import REPLAY_LUA, Load, closed_loop, run_wrk, write_raw_requests
-from suites.fixtures.mocks import free_port, start_mock_servers, stop_mock_servers
 from suites.fixtures.orders import LIMIT_ORDER
 
 ORDER = {**LIMIT_ORDER, "quantity": 1, "strategy_id": 42}

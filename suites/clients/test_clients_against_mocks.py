@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.servers import InProcessMocks
 from order_service.clients import ClientHub
 from order_service.clients.models import PnlInput, PnlSync
 from order_service.errors import ContractViolationError, ServiceNotFoundError, ServiceRejectedError
 from order_service.fallbacks.outbox import Deferred
-from suites.fixtures.mocks import InProcessMocks
 
 pytestmark = pytest.mark.anyio
 

@@ -8,13 +8,12 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from order_service.clients import ClientHub
+from harness.servers import LiveMocks
+from order_service.clients import ClientHub, _get_service_port
 from order_service.clients.models import PnlSync
-from order_service.config import _get_service_port
 from order_service.errors import ServiceTimeoutError
 from order_service.fallbacks.outbox import Deferred
 from order_service.settings import Settings
-from suites.fixtures.mocks import LiveMocks
 
 pytestmark = [pytest.mark.anyio, pytest.mark.live]
 

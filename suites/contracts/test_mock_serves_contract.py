@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from harness.servers import InProcessMocks
 from mocks.contract import Operation
 from mocks.engine import ADMIN_PREFIX
 from mocks.registry import SERVICES
-from suites.fixtures.mocks import InProcessMocks
 
 pytestmark = pytest.mark.anyio
 ALL_METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH")

@@ -15,9 +15,9 @@ import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
 
+from harness.servers import InProcessMocks
 from mocks.faults import FaultSpec
 from mocks.registry import SERVICES
-from suites.fixtures.mocks import InProcessMocks
 
 pytestmark = pytest.mark.schemathesis
 

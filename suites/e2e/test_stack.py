@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.servers import LiveMocks, free_port, start_mock_servers, stop_mock_servers
 from order_service.security.dev import dev_signer, dev_user_token
 from suites.fixtures import environment
-from suites.fixtures.mocks import LiveMocks, free_port, start_mock_servers, stop_mock_servers
 from suites.fixtures.orders import LIMIT_ORDER, market_order
 
 pytestmark = [pytest.mark.anyio, pytest.mark.live]

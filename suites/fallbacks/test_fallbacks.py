@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.servers import InProcessMocks
 from order_service.clients import ClientHub
 from order_service.clients.models import PnlSync
 from order_service.errors import CircuitOpenError, ServiceTimeoutError, ServiceUnavailableError
 from order_service.fallbacks.outbox import Deferred
 from suites.fixtures.clients import FakeTime, build_hub, hub_settings
-from suites.fixtures.mocks import InProcessMocks
 
 pytestmark = pytest.mark.anyio
 

@@ -15,9 +15,9 @@ from decimal import Decimal
 import pytest
 import redis.asyncio as aioredis
 
+from harness.servers import InProcessMocks
 from order_service.fallbacks.outbox import Deferred, InMemoryOutbox, Outbox, RedisOutbox
 from suites.fixtures.clients import FakeTime, build_hub
-from suites.fixtures.mocks import InProcessMocks
 from suites.fixtures.redis import RealRedis
 
 pytestmark = pytest.mark.anyio

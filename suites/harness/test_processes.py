@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from suites.fixtures.mocks import free_port
-from suites.fixtures.processes import NotReady, wait_until
+from harness.errors import NotReady
+from harness.processes import wait_until
+from harness.servers import free_port
 from suites.fixtures.redis import start_redis_server
 
 

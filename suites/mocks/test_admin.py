@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness.servers import InProcessMocks
 from mocks.journal import Journal
 from mocks.registry import SERVICES
-from suites.fixtures.mocks import InProcessMocks
 
 pytestmark = pytest.mark.anyio
 

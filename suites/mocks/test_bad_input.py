@@ -8,14 +8,15 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.servers import InProcessMocks
+from mocks.app import create_app
 from mocks.clock import MockClock
 from mocks.contract import load_contract
-from mocks.engine import MockSettings, create_app
+from mocks.engine import MockSettings
 from mocks.errors import ContractError
 from mocks.registry import CONTRACTS_DIR
 from mocks.services.strategy import StrategyBehaviour
 from mocks.transport import MockTransport
-from suites.fixtures.mocks import InProcessMocks
 
 pytestmark = pytest.mark.anyio
 

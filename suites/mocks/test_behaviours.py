@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from suites.fixtures.mocks import InProcessMocks
+from harness.servers import InProcessMocks
 from suites.fixtures.orders import LIMIT_ORDER
 
 pytestmark = pytest.mark.anyio

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from suites.fixtures.mocks import InProcessMocks, LiveMocks
+from harness.servers import InProcessMocks, LiveMocks
 
 pytestmark = pytest.mark.anyio
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.servers import LiveMocks, free_port, start_mock_servers, stop_mock_servers
 from mocks.registry import SERVICES
 from suites.fixtures import environment
-from suites.fixtures.mocks import LiveMocks, free_port, start_mock_servers, stop_mock_servers
 
 pytestmark = pytest.mark.live
 
@@ -60,6 +60,7 @@ def test_up_prints_the_table_starts_redis_and_stops_everything_on_sigterm(tmp_pa
             assert url in row
             assert f"contracts/{name}.yaml" in row
             assert url + "/__admin" in row
+        assert live.process is not None
         assert live.ready == {
             "pid": live.process.pid,
             "mocks": live.urls,

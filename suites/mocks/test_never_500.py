@@ -11,10 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from mocks.engine import MockSettings, create_app
+from harness.servers import InProcessMocks, LiveMocks
+from mocks.app import create_app
+from mocks.engine import MockSettings
 from mocks.registry import build_mock
 from mocks.transport import MockTransport
-from suites.fixtures.mocks import InProcessMocks, LiveMocks
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from pact import Pact, match
 
-from order_service.config.discovery import ConfigServiceClient
+from order_service.clients.discovery import ConfigServiceClient
 from order_service.errors import ServiceNotFoundError
 from suites.pact.matchers import JSON, error_body
 

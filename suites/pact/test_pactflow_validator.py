@@ -16,8 +16,7 @@ import pytest
 
 from mocks.registry import CONTRACTS_DIR
 from suites.fixtures import environment
-from suites.fixtures.pact import COMMITTED_PACTS
-from suites.pact.participants import PROVIDERS, pact_file_name
+from suites.fixtures.pact import COMMITTED_PACTS, PROVIDERS, pact_file_name
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALLED = ROOT / ".tools" / "node_modules" / ".bin" / "swagger-mock-validator"

@@ -7,9 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from suites.fixtures.pact import COMMITTED_PACTS
+from suites.fixtures.pact import COMMITTED_PACTS, PROVIDERS, pact_file_name
 from suites.fixtures.processes import child_pytest
-from suites.pact.participants import PROVIDERS, pact_file_name
 
 
 def comparable(path: Path) -> dict[str, Any]:

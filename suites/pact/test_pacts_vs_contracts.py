@@ -18,8 +18,7 @@ from mocks.engine import Router
 from mocks.errors import RequestRejected
 from mocks.registry import CONTRACTS_DIR
 from mocks.validation import parse_request
-from suites.fixtures.pact import COMMITTED_PACTS
-from suites.pact.participants import PROVIDERS, pact_file_name
+from suites.fixtures.pact import COMMITTED_PACTS, PROVIDERS, pact_file_name
 
 
 def problems_of(pact: dict[str, Any], contract: Contract) -> list[str]:

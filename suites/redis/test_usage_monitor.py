@@ -12,13 +12,13 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from harness.processes import stop_process
+from harness.servers import free_port
 from order_service.api.app import create_app
 from order_service.security.dev import dev_security_settings
 from order_service.services.redis_usage_monitor import MonitoredConnectionPool, RedisUsageMonitor
 from order_service.settings import RedisMonitorSettings, Settings
 from suites.fixtures import environment
-from suites.fixtures.mocks import free_port
-from suites.fixtures.processes import stop_process
 from suites.fixtures.redis import PATTERN_PREFIXES as PREFIXES
 from suites.fixtures.redis import RealRedis, start_redis_server
 

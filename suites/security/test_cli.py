@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from suites.fixtures.mocks import free_port
+from harness.processes import stop_process, wait_until
+from harness.servers import free_port
 from suites.fixtures.orders import market_order
-from suites.fixtures.processes import stop_process, wait_until
 
 pytestmark = pytest.mark.live
 SERVE = (

@@ -1,0 +1,122 @@
+"""`harness`: the one command of the contract harness.
+
+    harness mocks up                       every mock, a throwaway Redis, the reference order service
+    harness mocks serve strategy-service   one mock
+    harness verify-pacts --provider strategy-service --url http://127.0.0.1:8001 \\
+        --states-url http://127.0.0.1:8001/__admin/states --junit-xml pact.xml
+    harness sign POST http://127.0.0.1:8000/orders --data '{...}'
+    harness scan path/to/service
+
+Exit status: 0 success; 1 a check failed (a mismatch, a violation, a non-2xx answer);
+2 a usage error (the message names it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from harness.errors import UsageError
+
+USAGE = 2
+
+
+def _mocks(argv: Sequence[str]) -> int:
+    from mocks.cli import main
+
+    return main(argv, prog="harness mocks")
+
+
+def _sign(argv: Sequence[str]) -> int:
+    from order_service.security.__main__ import main
+
+    return main(list(argv), prog="harness sign")
+
+
+def _scan(argv: Sequence[str]) -> int:
+    from order_service.compliance.__main__ import main
+
+    return main(list(argv), prog="harness scan")
+
+
+def _verify_parser() -> argparse.ArgumentParser:
+    from harness.verify import PACTS, packaged_providers
+
+    parser = argparse.ArgumentParser(
+        prog="harness verify-pacts",
+        description="Replay a consumer pact against a running provider; exit 0 pass, 1 mismatch, 2 usage.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="example: harness verify-pacts --provider strategy-service --url http://127.0.0.1:8001 "
+        "--states-url http://127.0.0.1:8001/__admin/states",
+    )
+    parser.add_argument(
+        "--provider", required=True, help=f"the provider's name (packaged pacts: {', '.join(packaged_providers())})"
+    )
+    parser.add_argument("--url", required=True, help="base URL of the running provider")
+    parser.add_argument("--states-url", help="where provider-state changes are posted (none: states are not set)")
+    parser.add_argument("--pact", type=Path, help="one pact file to verify, instead of the packaged one")
+    parser.add_argument("--pact-dir", type=Path, default=PACTS, help="where the pacts are")
+    parser.add_argument("--junit-xml", type=Path, metavar="FILE", help="also write the result as JUnit XML")
+    parser.add_argument("--verbose", action="store_true", help="also print the pact verifier's own output")
+    return parser
+
+
+def _verify(argv: Sequence[str]) -> int:
+    from harness.verify import verify_provider
+
+    args = _verify_parser().parse_args(argv)
+    report = verify_provider(
+        args.provider, args.url, args.states_url, args.pact_dir, pact=args.pact, verbose=args.verbose
+    )
+    print(report)
+    if args.junit_xml:
+        args.junit_xml.write_text(report.junit_xml())
+    return 0 if report.ok else 1
+
+
+COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
+    "mocks": (_mocks, "start the mocks: `up` (all, with Redis and the order service) or `serve NAME`"),
+    "verify-pacts": (_verify, "verify a provider against our pacts (or any pact file)"),
+    "sign": (_sign, "sign and send one request with the dev keys (a curl for the order API)"),
+    "scan": (_scan, "the compliance scan: another service's tables read by SQL"),
+}
+
+
+def _top_help() -> str:
+    lines = [__doc__.strip(), "", "commands (each has --help):"]
+    lines += [f"  {name:<14}{summary}" for name, (_, summary) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one `harness` command; returns its exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(_top_help())
+        return 0 if args else USAGE
+    if args[0] == "--version":
+        from harness import __version__
+
+        print(f"harness {__version__}")
+        return 0
+    command = COMMANDS.get(args[0])
+    if command is None:
+        print(f"harness: unknown command {args[0]!r}; one of: {', '.join(COMMANDS)}", file=sys.stderr)
+        return USAGE
+    try:
+        return command[0](args[1:])
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE
+    except BrokenPipeError:  # `harness ... | head`: the reader left; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+def run() -> None:
+    """The console script's entry point."""
+    raise SystemExit(main())

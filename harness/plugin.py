@@ -1,0 +1,117 @@
+"""The harness's pytest plugin (entry point `pytest11`): the mocks as fixtures, named `harness_*`.
+
+    def test_validation_falls_back(harness_mocks):
+        strategy = harness_mocks.service("strategy-service")
+        with strategy.outage(kind="status", status=503):
+            ...                                     # the code under test calls the mock
+        strategy.assert_called("validateStrategy", times=3)
+
+Fixtures:
+    harness_mocks        every mock in-process (ASGI, no sockets), reset before each test
+    harness_live_mocks   every mock as a real server on free loopback ports (one set per
+                         session and xdist worker), reset before each test
+    harness_mock_settings  limits of the in-process mocks; override it in a conftest.py
+    harness_signer       `harness_signer("algo_engine")`: an httpx.Auth signing with the dev keys
+
+Marker:
+    @pytest.mark.harness_fault("strategy-service", kind="status", status=503, operation_id=...)
+        the fault is on `harness_mocks` (or `harness_live_mocks`) when the test starts.
+
+ini options (pytest.ini, pyproject's [tool.pytest.ini_options]):
+    harness_contracts_dir   a folder of contracts named like the packaged ones (default: packaged)
+    harness_ready_timeout   seconds the live mocks may take to start (default 60)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.servers import InProcessMocks, LiveMocks, in_process_url, start_mock_servers, stop_mock_servers
+from mocks.app import MockApp
+from mocks.engine import MockSettings
+from mocks.registry import CONTRACTS_DIR, SERVICES, build_mock
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("harness_contracts_dir", "folder of the contracts the mocks serve (default: the packaged ones)")
+    parser.addini("harness_ready_timeout", "seconds the live mocks may take to start", default="60")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "harness_fault(service, kind, **spec): a mock fault in place when the test starts (harness)"
+    )
+
+
+def _contracts_dir(config: pytest.Config) -> Path:
+    configured = str(config.getini("harness_contracts_dir") or "")
+    return (config.rootpath / configured) if configured else CONTRACTS_DIR
+
+
+def _apply_faults(request: pytest.FixtureRequest, mock_set: InProcessMocks | LiveMocks) -> None:
+    for marker in request.node.iter_markers("harness_fault"):
+        service, *rest = marker.args
+        spec = dict(marker.kwargs)
+        kind = rest[0] if rest else spec.pop("kind", "status")
+        mock_set.service(service).fault(kind, **spec)
+
+
+@pytest.fixture(scope="session")
+def harness_mock_settings() -> MockSettings:
+    """The in-process mocks' limits; override this fixture to change them."""
+    return MockSettings()
+
+
+@pytest.fixture(scope="session")
+def harness_in_process_apps(harness_mock_settings: MockSettings, pytestconfig: pytest.Config) -> dict[str, MockApp]:
+    """Every mock app, built once a session; the config-service mock points at the others."""
+    registry = {name: in_process_url(name) for name in SERVICES}
+    contracts = _contracts_dir(pytestconfig)
+    return {
+        name: build_mock(name, registry=registry, settings=harness_mock_settings, contracts_dir=contracts)
+        for name in SERVICES
+    }
+
+
+@pytest.fixture
+def harness_mocks(harness_in_process_apps: dict[str, MockApp], request: pytest.FixtureRequest) -> InProcessMocks:
+    """Every mock in-process, reset before the test (and given the test's `harness_fault` markers)."""
+    mock_set = InProcessMocks(harness_in_process_apps)
+    mock_set.reset()
+    _apply_faults(request, mock_set)
+    return mock_set
+
+
+@pytest.fixture(scope="session")
+def harness_live_servers(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[LiveMocks]:
+    """Real mock servers for the session (each xdist worker starts its own, on its own ports)."""
+    contracts = _contracts_dir(pytestconfig)
+    live = start_mock_servers(
+        tmp_path_factory.mktemp("harness-mocks") / "mocks.log",
+        timeout=float(pytestconfig.getini("harness_ready_timeout")),
+        extra=("--no-redis", "--no-order-service", "--contracts-dir", str(contracts)),
+    )
+    try:
+        yield live
+    finally:
+        stop_mock_servers(live)
+
+
+@pytest.fixture
+def harness_live_mocks(harness_live_servers: LiveMocks, request: pytest.FixtureRequest) -> LiveMocks:
+    """Every mock as a real server, reset before the test (and given its `harness_fault` markers)."""
+    harness_live_servers.reset()
+    _apply_faults(request, harness_live_servers)
+    return harness_live_servers
+
+
+@pytest.fixture
+def harness_signer() -> Callable[..., Any]:
+    """A factory: `harness_signer(identity, **kwargs)` is an `httpx.Auth` that signs with the dev keys."""
+    from order_service.security.dev import dev_signer
+
+    return dev_signer

@@ -1,0 +1,1 @@
+"""The order service's HTTP API: the app, placement, health."""

@@ -1,0 +1,1 @@
+"""Request signing and verification, service identities, user tokens, the audit log."""

@@ -1,0 +1,117 @@
+"""The plugin's fixtures, marker and mock handles, used as a user's tests use them."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from harness.errors import JournalAssertion, UsageError
+from harness.servers import InProcessMocks, LiveMocks
+
+pytestmark = pytest.mark.anyio
+VALIDATE = "/strategies/42/validate"
+KEY = "lost-answer-01"
+
+
+async def get(mocks: InProcessMocks, path: str, **kwargs: object) -> httpx.Response:
+    async with mocks.client("strategy-service") as client:
+        return await client.get(path, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.harness_fault("strategy-service", "status", status=503, times=1, operation_id="validateStrategy")
+async def test_the_marker_puts_a_fault_in_place(harness_mocks: InProcessMocks) -> None:
+    assert [(await get(harness_mocks, VALIDATE)).status_code for _ in range(2)] == [503, 200]
+
+
+async def test_a_test_after_a_marked_one_starts_clean(harness_mocks: InProcessMocks) -> None:
+    assert (await get(harness_mocks, VALIDATE)).status_code == 200
+
+
+async def test_an_outage_lasts_for_its_block(harness_mocks: InProcessMocks) -> None:
+    strategy = harness_mocks.service("strategy-service")
+    with strategy.outage(kind="status", status=502):
+        assert (await get(harness_mocks, VALIDATE)).status_code == 502
+    assert (await get(harness_mocks, VALIDATE)).status_code == 200
+
+
+async def test_assert_called_says_what_was_received(harness_mocks: InProcessMocks) -> None:
+    strategy = harness_mocks.service("strategy-service")
+    fault_id = strategy.fault("status", status=503, times=1)
+    await get(harness_mocks, VALIDATE)
+    assert len(strategy.assert_called("validateStrategy", times=1)) == 1
+    with pytest.raises(JournalAssertion) as failed:
+        strategy.assert_called("validateStrategy", times=3)
+    assert str(failed.value) == (
+        "strategy-service: expected validateStrategy 3 time(s), received it 1 time(s); "
+        f"received in all: GET /strategies/42/validate -> 503 [status#{fault_id}]"
+    )
+    with pytest.raises(JournalAssertion, match="expected getStrategyPortfolio at least once, received it 0"):
+        strategy.assert_called("getStrategyPortfolio")
+    strategy.assert_not_called("getStrategyPortfolio")
+
+
+async def test_assert_applied_once_tells_a_replay_from_a_second_write(harness_mocks: InProcessMocks) -> None:
+    strategy = harness_mocks.service("strategy-service")
+    body = {
+        "as_of": "2026-11-26T15:30:00+05:30",
+        "realized_pnl": "1.00",
+        "unrealized_pnl": "0.00",
+        "total_pnl": "1.00",
+        "open_positions": 0,
+    }
+    async with harness_mocks.client("strategy-service") as client:
+        for _ in range(2):  # the same key twice: the second is a replay
+            await client.post("/strategies/42/sync-pnl", json=body, headers={"idempotency-key": "sync-key-0001"})
+        newer = {**body, "as_of": "2026-11-26T15:31:00+05:30"}
+        for _ in range(2):  # a client that made a new key for its retry: applied twice
+            await client.post("/strategies/42/sync-pnl", json=newer, headers={"idempotency-key": "sync-key-0002"})
+            newer = {**newer, "as_of": "2026-11-26T15:32:00+05:30"}
+    assert [e["replayed"] for e in strategy.assert_applied_once("sync-key-0001")] == [False, True]
+    strategy.assert_applied_once("sync-key-0002")  # one write per key: each applied once
+    nothing = r"Idempotency-Key nobody applied once, applied 0 time\(s\); its requests: nothing"
+    with pytest.raises(JournalAssertion, match=nothing):
+        strategy.assert_applied_once("nobody")
+
+
+async def test_a_lost_answer_still_counts_as_applied(harness_mocks: InProcessMocks) -> None:
+    strategy = harness_mocks.service("strategy-service")
+    body = {
+        "as_of": "2026-11-26T15:30:00+05:30",
+        "realized_pnl": "1",
+        "unrealized_pnl": "0",
+        "total_pnl": "1",
+        "open_positions": 0,
+    }
+    with strategy.outage(kind="drop_after", operation_id="syncStrategyPnl"):
+        async with harness_mocks.client("strategy-service") as client:
+            for _ in range(3):
+                with pytest.raises(httpx.TransportError):
+                    await client.post("/strategies/42/sync-pnl", json=body, headers={"idempotency-key": KEY})
+    entries = strategy.assert_applied_once(KEY)
+    assert [e["replayed"] for e in entries] == [False, True, True]
+
+
+async def test_bad_handles_and_faults_are_usage_errors(harness_mocks: InProcessMocks) -> None:
+    with pytest.raises(UsageError, match="no mock 'billing-service'"):
+        harness_mocks.service("billing-service")
+    with pytest.raises(UsageError, match="operation_id 'noSuchOperation' is not an operation"):
+        harness_mocks.service("strategy-service").fault("status", operation_id="noSuchOperation")
+
+
+def test_the_signer_fixture_signs_with_dev_keys(harness_signer: object) -> None:
+    request = httpx.Request("GET", "http://order.test/orders")
+    auth = harness_signer("algo_engine")  # type: ignore[operator]
+    signed = next(auth.auth_flow(request))
+    assert signed.headers["x-service-identity"] == "algo_engine"
+    assert signed.headers["x-request-signature"]
+
+
+@pytest.mark.live
+def test_live_handles_work_over_http(harness_live_mocks: LiveMocks) -> None:
+    strategy = harness_live_mocks.service("strategy-service")
+    with strategy.outage(kind="status", status=503, operation_id="validateStrategy"):
+        assert httpx.get(strategy.url + VALIDATE, timeout=5).status_code == 503
+    assert httpx.get(strategy.url + VALIDATE, timeout=5).status_code == 200
+    assert [e["status"] for e in strategy.assert_called("validateStrategy", times=2)] == [503, 200]
+    with pytest.raises(UsageError, match="is not an operation of this contract"):
+        strategy.fault("status", operation_id="noSuchOperation")
