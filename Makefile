@@ -4,24 +4,47 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# What is installed comes from the lock files (requirements/*.txt, pinned with hashes; `make lock`
+# refreshes them); a stamp per lock says the virtualenv holds it.
+RUN_STAMP := $(VENV)/.run-$(shell cat requirements/run.txt pyproject.toml | cksum | cut -d' ' -f1)
+TEST_STAMP := $(VENV)/.test-$(shell cat requirements/test.txt pyproject.toml | cksum | cut -d' ' -f1)
 # PactFlow's bi-directional contract check, from the npm registry (the pact suites run it).
 SMV_VERSION := 14.5.0
 SMV := .tools/node_modules/.bin/swagger-mock-validator
 
-.PHONY: tools mutate mocks test lint fuzz bench pacts verify-provider container-tier container-tier-stop venv clean
+.PHONY: tools mutate mocks test lint fuzz bench pacts verify-provider container-tier container-tier-stop venv lock clean
 
-venv: $(STAMP)
+venv: $(TEST_STAMP)
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	rm -f $(VENV)/.installed-* && touch $@
+	@echo "make: creating the virtualenv $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
+
+$(RUN_STAMP): requirements/run.txt pyproject.toml | $(BIN)/python
+	@echo "make: installing what the mocks need (requirements/run.txt, pinned with hashes)"
+	@$(BIN)/python -m pip install --quiet --require-hashes -r requirements/run.txt
+	@echo "make: installing this project (editable)"
+	@$(BIN)/python -m pip install --quiet --no-deps -e .
+	@rm -f $(VENV)/.run-* && touch $@
+
+$(TEST_STAMP): requirements/test.txt pyproject.toml | $(BIN)/python
+	@echo "make: installing what the suites need (requirements/test.txt, pinned with hashes)"
+	@$(BIN)/python -m pip install --quiet --require-hashes -r requirements/test.txt
+	@echo "make: installing this project (editable)"
+	@$(BIN)/python -m pip install --quiet --no-deps -e .
+	@rm -f $(VENV)/.test-* && touch $@
+
+## Refresh the lock files from pyproject.toml's ranges (newest versions the registry has).
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet 'uv>=0.5'
+	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 --quiet -o requirements/run.txt
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra verify --generate-hashes --python-version 3.11 \
+		--quiet -o requirements/test.txt
 
 ## Start every mock (and a throwaway Redis when redis-server exists) until Ctrl-C.
-mocks: venv
+mocks: $(RUN_STAMP)
+	@echo "make: starting the mocks (python -m mocks up $(MOCKS_ARGS))"
 	$(BIN)/python -m mocks up $(MOCKS_ARGS)
 
 ## The npm tools the suites use, where npm exists (without npm their tier says how to get it).
@@ -31,9 +54,10 @@ tools:
 		--prefix .tools @pactflow/swagger-mock-validator@$(SMV_VERSION) >/dev/null 2>&1 || \
 		echo "could not install @pactflow/swagger-mock-validator with npm: its tests will skip (or fail in CI)" >&2
 
-## Run every suite.
+## Run every suite; the result also goes to $(JUNIT) as JUnit XML (CI keeps it).
+JUNIT ?= .run/junit.xml
 test: venv tools
-	$(if $(HARNESS_REDIS_SOURCE),HARNESS_REDIS_SOURCE=$(HARNESS_REDIS_SOURCE)) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(if $(HARNESS_REDIS_SOURCE),HARNESS_REDIS_SOURCE=$(HARNESS_REDIS_SOURCE)) $(BIN)/python -m pytest --junitxml=$(JUNIT) $(PYTEST_ARGS)
 
 ## ruff (lint and format) and mypy (strict for the packages).
 lint: venv

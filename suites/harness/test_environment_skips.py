@@ -80,3 +80,19 @@ def test_the_switch_names_tiers_one_by_one() -> None:
 def test_an_unknown_tier_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="unknown tier 'redis-sever'"):
         environment.required("redis-sever")
+
+
+def test_the_summary_names_each_tier_that_ran_and_each_that_did_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(environment, "SERVED", {})
+    monkeypatch.setattr(environment, "MISSED", {})
+    monkeypatch.delenv(environment.SWITCH, raising=False)
+    environment.served("redis", "process (redis://127.0.0.1:1/0)")
+    environment.served("redis", "process (redis://127.0.0.1:1/0)")
+    with pytest.raises(pytest.skip.Exception):
+        environment.unavailable("container", "no engine answers")
+    with pytest.raises(pytest.skip.Exception):
+        environment.unavailable("redis", "no REDIS_URL")  # another test's miss of a tier that did run
+    assert environment.summary() == [
+        "real tiers used: redis: process (redis://127.0.0.1:1/0)",
+        "real tiers NOT run: container: no engine answers",
+    ]
