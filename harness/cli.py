@@ -1,4 +1,4 @@
-"""`harness`: the one command of the contract harness.
+r"""`harness`: the one command of the contract harness.
 
     harness mocks up                       every mock, a throwaway Redis, the reference order service
     harness mocks serve strategy-service   one mock

@@ -37,11 +37,13 @@ from mocks.registry import CONTRACTS_DIR, SERVICES, build_mock
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register the plugin's ini options."""
     parser.addini("harness_contracts_dir", "folder of the contracts the mocks serve (default: the packaged ones)")
     parser.addini("harness_ready_timeout", "seconds the live mocks may take to start", default="60")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Register the `harness_fault` marker."""
     config.addinivalue_line(
         "markers", "harness_fault(service, kind, **spec): a mock fault in place when the test starts (harness)"
     )

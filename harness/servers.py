@@ -69,6 +69,7 @@ class MockHandle:
         return self._admin.add_fault({"kind": kind, **spec})
 
     def clear_faults(self) -> None:
+        """Remove every fault of this mock."""
         self._admin.clear_faults()
 
     @contextlib.contextmanager
@@ -96,6 +97,7 @@ class MockHandle:
         return entries
 
     def assert_not_called(self, operation_id: str) -> None:
+        """The operation was not received at all."""
         self.assert_called(operation_id, times=0)
 
     def assert_applied_once(self, idempotency_key: str) -> list[Entry]:
@@ -178,6 +180,7 @@ class InProcessMocks:
     apps: dict[str, MockApp]
 
     def app(self, name: str) -> MockApp:
+        """The ASGI app of one mock (its engine, behaviour and admin surface)."""
         return self.apps[name]
 
     def client(self, name: str, **kwargs: Any) -> httpx.AsyncClient:
@@ -185,6 +188,7 @@ class InProcessMocks:
         return httpx.AsyncClient(transport=MockTransport(self.apps[name]), base_url=in_process_url(name), **kwargs)
 
     def service(self, name: str) -> MockHandle:
+        """The handle of one mock: faults, outages, journal assertions."""
         return MockHandle(name, in_process_url(name), _EngineAdmin(self._known(name)))
 
     def reset(self) -> None:
@@ -208,20 +212,25 @@ class LiveMocks:
     ready: dict[str, Any] = field(default_factory=dict)  # what `up` wrote to its ready file
 
     def url(self, name: str) -> str:
+        """The base URL of one mock."""
         return self.urls[name]
 
     def admin(self, name: str) -> str:
+        """The base URL of one mock's admin surface."""
         return self.urls[name] + ADMIN_PREFIX
 
     def service(self, name: str) -> MockHandle:
+        """The handle of one mock: faults, outages, journal assertions (over HTTP)."""
         if name not in self.urls:
             raise UsageError(f"no mock {name!r}; these run: {', '.join(sorted(self.urls))}")
         return MockHandle(name, self.urls[name], _HttpAdmin(self.urls[name]))
 
     def output(self) -> str:
+        """What `mocks up` printed so far (empty when these servers are not ours)."""
         return self.log.read_text(errors="replace") if self.log else ""
 
     def reset(self) -> None:
+        """Every mock back to its first state: data, faults, journal, clock."""
         with httpx.Client(timeout=5) as client:
             for name in self.urls:
                 client.post(self.admin(name) + "/reset").raise_for_status()

@@ -42,6 +42,8 @@ def packaged_providers(pact_dir: Path = PACTS) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Mismatch:
+    """One difference between what the pact expects and what the provider answered."""
+
     interaction: str
     where: str  # a body path ($.strategy_id), "status", "header X" or "request"
     problem: str
@@ -52,6 +54,8 @@ class Mismatch:
 
 @dataclass(frozen=True)
 class Report:
+    """The outcome of verifying one provider: every interaction, every mismatch."""
+
     provider: str
     interactions: tuple[str, ...]
     mismatches: tuple[Mismatch, ...]

@@ -1,0 +1,1 @@
+"""Contract-driven mock servers: one engine builds a mock from any OpenAPI contract."""

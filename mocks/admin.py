@@ -33,6 +33,8 @@ class StateChange(BaseModel):
 
 
 class ClockChange(BaseModel):
+    """A change to the mock's clock: set it, advance it, or let it follow the wall clock again."""
+
     model_config = ConfigDict(extra="forbid")
 
     freeze_at: datetime | None = None
@@ -72,6 +74,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def build_admin_router(engine: Engine) -> APIRouter:
+    """The admin surface of one mock's engine, mounted under `/__admin`."""
     router = APIRouter(tags=["admin"])
     behaviour = engine.behaviour
     contract = engine.contract

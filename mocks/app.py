@@ -39,6 +39,7 @@ class MockApp(FastAPI):
     engine: Engine
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Contract operations to the engine; the admin surface and the lifespan to FastAPI."""
         if scope["type"] == "http" and not scope["path"].startswith(ADMIN_PREFIX):
             await self.engine(scope, receive, send)
             return

@@ -33,13 +33,14 @@ StateSetup = Callable[[Mapping[str, Any]], None]
 
 @dataclass(frozen=True)
 class ProviderState:
-    """A named provider state; `pattern` may capture parameters (`strategy (?P<strategy_id>\\d+) exists`)."""
+    r"""A named provider state; `pattern` may capture parameters (`strategy (?P<strategy_id>\d+) exists`)."""
 
     pattern: str
     description: str
     setup: StateSetup
 
     def match(self, name: str) -> dict[str, str] | None:
+        """The parameters `name` captures, or None when it is not this state."""
         found = re.fullmatch(self.pattern, name)
         return found.groupdict() if found else None
 
@@ -102,10 +103,12 @@ class Behaviour:
 
 
 def not_found(message: str) -> RequestRejected:
+    """A 404 with the contract's error body."""
     return RequestRejected(404, "not_found", message)
 
 
 def conflict(message: str) -> RequestRejected:
+    """A 409 with the contract's error body."""
     return RequestRejected(409, "conflict", message)
 
 

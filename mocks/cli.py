@@ -16,10 +16,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ READY_TIMEOUT_S = 60.0  # a loaded 2-core machine took more than 20 s
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m mocks") -> int:
+    """Run `up` or `serve`; returns the exit status (2 on a usage error)."""
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -116,6 +118,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 @dataclass
 class Child:
+    """A process `up` started, where it answers, and what the table says of it."""
+
     name: str
     url: str
     process: subprocess.Popen[bytes]
@@ -132,7 +136,18 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def _up(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class Plan:
+    """Where everything of `up` will listen, checked before anything starts."""
+
+    ports: dict[str, int]
+    urls: dict[str, str]
+    host_in_url: str
+    redis_binary: str | None
+
+
+def _plan(args: argparse.Namespace) -> Plan:
+    """Ports and URLs of every server; ValueError or OSError on an unknown name, a missing contract, a busy port."""
     overrides = {name: int(port) for name, port in _pairs(args.port, "--port").items()}
     unknown = set(overrides) - set(SERVICES)
     if unknown:
@@ -148,76 +163,70 @@ def _up(args: argparse.Namespace) -> int:
         busy.append(f"redis ({args.redis_port})")
     if busy:
         raise ValueError("ports already in use: " + ", ".join(busy) + "; choose others with --port NAME=PORT")
-
     host_in_url = f"[{args.host}]" if ":" in args.host else args.host
     urls = {name: f"http://{host_in_url}:{port}" for name, port in ports.items()}
+    return Plan(ports, urls, host_in_url, redis_binary)
+
+
+def _start_redis(args: argparse.Namespace, plan: Plan, binary: str) -> Child:
+    """A throwaway Redis: no snapshots, no append-only file."""
+    command = [binary, "--bind", args.host, "--port", str(args.redis_port), "--save", "", "--appendonly", "no"]
+    command += ["--protected-mode", "no"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    return Child("redis", f"redis://{plan.host_in_url}:{args.redis_port}/0", process, "throwaway")
+
+
+def _start_mock(args: argparse.Namespace, plan: Plan, name: str) -> Child:
+    """`python -m mocks serve NAME` as a child; the config-service mock gets every mock's address."""
+    command = [sys.executable, "-m", "mocks", "serve", name, "--host", args.host, "--port", str(plan.ports[name])]
+    command += ["--contracts-dir", str(args.contracts_dir)]
+    if name == CONFIG_SERVICE:
+        command += [f"--registry={other}={url}" for other, url in plan.urls.items()]
+    process = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    contract = os.path.relpath(SERVICES[name].contract_path(args.contracts_dir))
+    return Child(name, plan.urls[name], process, contract)
+
+
+def _spawn(args: argparse.Namespace, plan: Plan, children: list[Child]) -> None:
+    """Start Redis, the mocks and (with Redis) the order service into `children`, each waited for."""
+    if plan.redis_binary:
+        children.append(_start_redis(args, plan, plan.redis_binary))
+    children.extend(_start_mock(args, plan, name) for name in SERVICES)
+    started = time.monotonic()
+    _wait_ready(children, args.host, args.redis_port, args.ready_timeout)
+    if plan.redis_binary and not args.no_order_service:
+        children.append(_start_order_service(args, plan.urls, plan.host_in_url))
+        _wait_ready(children[-1:], args.host, args.redis_port, args.ready_timeout)
+    print(f"\nall mocks ready in {time.monotonic() - started:.2f} s\n")
+    _print_table(children)
+    if any(child.name == "order-service*" for child in children):
+        print("\n* the reference order service: python -m order_service.security POST <url>/orders --data ...")
+    print("\nCtrl-C stops everything.", flush=True)
+
+
+def _supervise(children: list[Child], stopping: Callable[[], bool]) -> int:
+    """Until asked to stop: 0; a child that exits on its own ends everything with 1."""
+    while not stopping():
+        for child in children:
+            if child.process.poll() is not None:
+                print(f"error: {child.name} exited with status {child.process.returncode}", file=sys.stderr)
+                return 1
+        time.sleep(0.2)
+    print("stopping...", flush=True)
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    plan = _plan(args)
     children: list[Child] = []
-    stopping = False
-
-    def stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        if redis_binary:
-            process = subprocess.Popen(
-                [
-                    redis_binary,
-                    "--bind",
-                    args.host,
-                    "--port",
-                    str(args.redis_port),
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--protected-mode",
-                    "no",
-                ],
-                stdout=subprocess.DEVNULL,
-            )
-            children.append(Child("redis", f"redis://{host_in_url}:{args.redis_port}/0", process, "throwaway"))
-        for name in SERVICES:
-            command = [
-                sys.executable,
-                "-m",
-                "mocks",
-                "serve",
-                name,
-                "--host",
-                args.host,
-                "--port",
-                str(ports[name]),
-                "--contracts-dir",
-                str(args.contracts_dir),
-            ]
-            if name == CONFIG_SERVICE:
-                command += [f"--registry={other}={url}" for other, url in urls.items()]
-            process = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-            contract = os.path.relpath(SERVICES[name].contract_path(args.contracts_dir))
-            children.append(Child(name, urls[name], process, contract))
-        started = time.monotonic()
-        _wait_ready(children, args.host, args.redis_port, args.ready_timeout)
-        if redis_binary and not args.no_order_service:
-            children.append(_start_order_service(args, urls, host_in_url))
-            _wait_ready(children[-1:], args.host, args.redis_port, args.ready_timeout)
-        print(f"\nall mocks ready in {time.monotonic() - started:.2f} s\n")
-        _print_table(children)
-        if any(child.name == "order-service*" for child in children):
-            print("\n* the reference order service: python -m order_service.security POST <url>/orders --data ...")
-        print("\nCtrl-C stops everything.", flush=True)
+        _spawn(args, plan, children)
         if args.ready_file is not None:
             _write_ready_file(args.ready_file, children)
-        while not stopping:
-            for child in children:
-                if child.process.poll() is not None:
-                    print(f"error: {child.name} exited with status {child.process.returncode}", file=sys.stderr)
-                    return 1
-            time.sleep(0.2)
-        print("stopping...", flush=True)
-        return 0
+        return _supervise(children, stop.is_set)
     finally:
         _stop_all(children)
         if args.ready_file is not None:

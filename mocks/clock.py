@@ -19,6 +19,7 @@ class MockClock:
         self._offset = timedelta()
 
     def now(self) -> datetime:
+        """The mock's current time, in IST."""
         if self._frozen is not None:
             return self._frozen
         return datetime.now(IST) + self._offset
@@ -43,10 +44,12 @@ class MockClock:
             self._offset += step
 
     def reset(self) -> None:
+        """Follow the wall clock again."""
         self._frozen = None
         self._offset = timedelta()
 
     def describe(self) -> dict[str, object]:
+        """The clock as `GET /__admin/clock` shows it."""
         return {
             "now": iso(self.now()),
             "frozen": self._frozen is not None,

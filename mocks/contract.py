@@ -67,6 +67,8 @@ class Credential:
 
 @dataclass(frozen=True)
 class ResponseSpec:
+    """One documented response of an operation: status, media type, schema and example."""
+
     status: int
     media_type: str | None
     schema: Mapping[str, Any] | None
@@ -109,6 +111,7 @@ class Contract:
 
     @property
     def title(self) -> str:
+        """The contract's `info.title`."""
         return str(self.document["info"]["title"])
 
 
@@ -142,11 +145,9 @@ def load_contract(path: str | Path) -> Contract:
 
 
 def _compile_operations(path: Path, document: dict[str, Any]) -> dict[str, Operation]:
-    components = document.get("components", {})
-    resolver = _Resolver(document)
+    compiler = _Compiler(document)
     operations: dict[str, Operation] = {}
     for template, item in (document.get("paths") or {}).items():
-        shared = item.get("parameters", [])
         for method in HTTP_METHODS:
             spec = item.get(method)
             if spec is None:
@@ -156,10 +157,9 @@ def _compile_operations(path: Path, document: dict[str, Any]) -> dict[str, Opera
                 raise ContractError(f"{path}: {method.upper()} {template} has no operationId")
             if op_id in operations:
                 raise ContractError(f"{path}: operationId {op_id} is used twice")
+            source = _Source(op_id, method, template, spec, item.get("parameters", []))
             try:
-                operations[op_id] = _compile_operation(
-                    op_id, method, template, spec, shared, document, components, resolver
-                )
+                operations[op_id] = compiler.operation(source)
             except ContractError as exc:
                 raise ContractError(f"{path}: {exc}") from exc
             except (ValueError, jsonschema_rs.ReferencingError) as exc:
@@ -167,84 +167,103 @@ def _compile_operations(path: Path, document: dict[str, Any]) -> dict[str, Opera
     return operations
 
 
-def _compile_operation(
-    op_id: str,
-    method: str,
-    template: str,
-    spec: Mapping[str, Any],
-    shared: list[Any],
-    document: Mapping[str, Any],
-    components: Mapping[str, Any],
-    resolver: _Resolver,
-) -> Operation:
-    by_key: dict[tuple[str, str], Mapping[str, Any]] = {}
-    for raw in [*shared, *spec.get("parameters", [])]:
-        param = resolver.resolve(raw)
-        by_key[(param["in"], param["name"])] = param  # operation-level wins
-    parameters = []
-    for (location, name), param in by_key.items():
-        if location not in ("path", "query", "header"):
-            raise ContractError(f"{op_id}: parameters in {location} are not served")
-        schema = param.get("schema", {})
-        parameters.append(
-            Parameter(
-                name=name,
-                location=location,
-                required=bool(param.get("required", location == "path")),
-                schema=schema,
-                validator=compile_schema(schema, components),
-                scalar_type=_scalar_type(resolver.resolve(schema)),
-            )
-        )
-    declared = {p.name for p in parameters if p.location == "path"}
-    in_template = set(_PARAM.findall(template))
-    if declared != in_template:
-        raise ContractError(f"{op_id}: path parameters {sorted(in_template)} are declared as {sorted(declared)}")
+@dataclass(frozen=True)
+class _Source:
+    """One operation as the document has it: its id, method, path template, object and the path's parameters."""
 
-    body_required, media_type, body_validator = False, None, None
-    if "requestBody" in spec:
-        request_body = resolver.resolve(spec["requestBody"])
+    op_id: str
+    method: str
+    template: str
+    spec: Mapping[str, Any]
+    shared: list[Any]
+
+
+class _Compiler:
+    """Compiles the operations of one document: parameters, request body, responses, security."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self._document = document
+        self._components = document.get("components", {})
+        self._resolver = _Resolver(document)
+
+    def operation(self, source: _Source) -> Operation:
+        body_required, media_type, body_validator = self._body(source)
+        return Operation(
+            operation_id=source.op_id,
+            method=source.method.upper(),
+            path=source.template,
+            parameters=self._parameters(source),
+            body_required=body_required,
+            body_media_type=media_type,
+            body_validator=body_validator,
+            responses=self._responses(source),
+            security=self._security(source.spec),
+            spec=source.spec,
+        )
+
+    def _parameters(self, source: _Source) -> tuple[Parameter, ...]:
+        by_key: dict[tuple[str, str], Mapping[str, Any]] = {}
+        for raw in [*source.shared, *source.spec.get("parameters", [])]:
+            param = self._resolver.resolve(raw)
+            by_key[(param["in"], param["name"])] = param  # operation-level wins
+        parameters = []
+        for (location, name), param in by_key.items():
+            if location not in ("path", "query", "header"):
+                raise ContractError(f"{source.op_id}: parameters in {location} are not served")
+            schema = param.get("schema", {})
+            parameters.append(
+                Parameter(
+                    name=name,
+                    location=location,
+                    required=bool(param.get("required", location == "path")),
+                    schema=schema,
+                    validator=compile_schema(schema, self._components),
+                    scalar_type=_scalar_type(self._resolver.resolve(schema)),
+                )
+            )
+        declared = {p.name for p in parameters if p.location == "path"}
+        in_template = set(_PARAM.findall(source.template))
+        if declared != in_template:
+            raise ContractError(
+                f"{source.op_id}: path parameters {sorted(in_template)} are declared as {sorted(declared)}"
+            )
+        return tuple(parameters)
+
+    def _body(self, source: _Source) -> tuple[bool, str | None, Any]:
+        if "requestBody" not in source.spec:
+            return False, None, None
+        request_body = self._resolver.resolve(source.spec["requestBody"])
         content = request_body.get("content", {})
         if list(content) != ["application/json"]:
-            raise ContractError(f"{op_id}: only application/json request bodies are served")
-        media_type = "application/json"
-        body_required = bool(request_body.get("required", False))
-        body_validator = compile_schema(content[media_type].get("schema", {}), components)
+            raise ContractError(f"{source.op_id}: only application/json request bodies are served")
+        validator = compile_schema(content["application/json"].get("schema", {}), self._components)
+        return bool(request_body.get("required", False)), "application/json", validator
 
-    responses: dict[int, ResponseSpec] = {}
-    for code, raw in spec.get("responses", {}).items():
-        if not str(code).isdigit():
-            raise ContractError(f"{op_id}: response {code}: only numeric status codes are served")
-        response = resolver.resolve(raw)
-        content = response.get("content", {})
-        media = next(iter(content), None)
-        media_spec = content.get(media, {}) if media else {}
-        schema = media_spec.get("schema")
-        example, has_example = _example_of(media_spec, resolver)
-        responses[int(code)] = ResponseSpec(
-            status=int(code),
-            media_type=media,
-            schema=schema,
-            validator=compile_schema(schema, components) if schema is not None else None,
-            example=example,
-            has_example=has_example,
-        )
+    def _responses(self, source: _Source) -> dict[int, ResponseSpec]:
+        responses: dict[int, ResponseSpec] = {}
+        for code, raw in source.spec.get("responses", {}).items():
+            if not str(code).isdigit():
+                raise ContractError(f"{source.op_id}: response {code}: only numeric status codes are served")
+            content = self._resolver.resolve(raw).get("content", {})
+            media = next(iter(content), None)
+            media_spec = content.get(media, {}) if media else {}
+            schema = media_spec.get("schema")
+            example, has_example = _example_of(media_spec, self._resolver)
+            responses[int(code)] = ResponseSpec(
+                status=int(code),
+                media_type=media,
+                schema=schema,
+                validator=compile_schema(schema, self._components) if schema is not None else None,
+                example=example,
+                has_example=has_example,
+            )
+        return responses
 
-    security = spec.get("security", document.get("security", []))
-    schemes = components.get("securitySchemes", {})
-    alternatives = tuple(tuple(_credential(schemes[name]) for name in requirement) for requirement in security)
-    return Operation(
-        operation_id=op_id,
-        method=method.upper(),
-        path=template,
-        parameters=tuple(parameters),
-        body_required=body_required,
-        body_media_type=media_type,
-        body_validator=body_validator,
-        responses=responses,
-        security=tuple(alt for alt in alternatives if alt),
-        spec=spec,
-    )
+    def _security(self, spec: Mapping[str, Any]) -> tuple[tuple[Credential, ...], ...]:
+        requirements = spec.get("security", self._document.get("security", []))
+        schemes = self._components.get("securitySchemes", {})
+        alternatives = (tuple(_credential(schemes[name]) for name in requirement) for requirement in requirements)
+        return tuple(alt for alt in alternatives if alt)
 
 
 def compile_schema(schema: Mapping[str, Any], components: Mapping[str, Any]) -> Any:

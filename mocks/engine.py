@@ -41,6 +41,8 @@ class ConnectionDropped(Exception):
 
 @dataclass(frozen=True)
 class MockSettings:
+    """The engine's limits: body, header and journal sizes."""
+
     max_body_bytes: int = 1024 * 1024
     max_header_bytes: int = 16 * 1024  # the target and every header together, as h11's default limit
     journal_entries: int = 5000
@@ -69,6 +71,7 @@ class Router:
         return re.compile(pattern)
 
     def match(self, method: str, path: str) -> tuple[Operation, dict[str, str]]:
+        """The operation serving `method` and `path`, and the path's parameters."""
         allowed: set[str] = set()
         ops = self._static.get(path)
         if ops is not None:
@@ -120,6 +123,7 @@ class Engine:
         self._replies = dict(saved["replies"])
 
     def reset(self) -> None:
+        """Forget every request, fault, stored answer and change of state."""
         self.journal.clear()
         self.faults.clear()
         self.state_checkpoints.clear()
@@ -128,6 +132,7 @@ class Engine:
         self.behaviour.reset()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one HTTP request as an ASGI app: match, validate, fault, answer, journal."""
         method: str = scope["method"]
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else scope["path"]

@@ -36,6 +36,7 @@ class Violation:
         return f"{where}: {self.reason}"
 
     def as_dict(self) -> dict[str, str]:
+        """The violation as the error body lists it."""
         return {"location": self.location, "field": self.field, "reason": self.reason}
 
 
@@ -63,6 +64,7 @@ class RequestRejected(MockError):
         return "\n".join(lines)
 
     def body(self) -> dict[str, object]:
+        """The contract's JSON error body."""
         body: dict[str, object] = {"error": self.error, "message": self.message}
         if self.violations:
             body["violations"] = [violation.as_dict() for violation in self.violations]

@@ -48,6 +48,8 @@ class FaultSpec(BaseModel):
 
 @dataclass
 class Fault:
+    """A fault in place: its spec, what is left of it, and its own random draws."""
+
     id: int
     spec: FaultSpec
     remaining: int | None
@@ -55,9 +57,11 @@ class Fault:
     _rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
+        """The fault as the admin surface lists it."""
         return {"id": self.id, "hits": self.hits, "remaining": self.remaining, **self.spec.model_dump()}
 
     def delay_seconds(self) -> float:
+        """This request's added latency: the fixed part plus a draw of the jitter."""
         jitter = self._rng.uniform(0, self.spec.jitter_ms) if self.spec.jitter_ms else 0.0
         return (self.spec.delay_ms + jitter) / 1000.0
 
@@ -93,20 +97,25 @@ class FaultSet:
         self._ids = itertools.count(1)
 
     def add(self, spec: FaultSpec) -> Fault:
+        """Put a fault in place; returns it with its id."""
         fault = Fault(id=next(self._ids), spec=spec, remaining=spec.times, _rng=random.Random(spec.seed))
         self._faults[fault.id] = fault
         return fault
 
     def remove(self, fault_id: int) -> bool:
+        """Take a fault away; False when there is no such fault."""
         return self._faults.pop(fault_id, None) is not None
 
     def clear(self) -> None:
+        """Take every fault away."""
         self._faults.clear()
 
     def list(self) -> list[Fault]:
+        """The faults in place, oldest first."""
         return list(self._faults.values())
 
     def plan(self, operation_id: str | None) -> FaultPlan:
+        """What the faults do to one request of `operation_id`: its latency and the fault that answers."""
         if not self._faults:  # the common case costs one check
             return NO_FAULT
         delay, action, names = 0.0, None, []

@@ -18,6 +18,8 @@ import orjson
 
 @dataclass(slots=True)
 class JournalEntry:
+    """One received request: what came in, how it was answered, and whether a fault or a replay answered it."""
+
     seq: int
     at: float
     method: str
@@ -32,6 +34,7 @@ class JournalEntry:
     replayed: bool = False
 
     def as_dict(self) -> dict[str, Any]:
+        """The entry as `GET /__admin/journal` shows it."""
         try:
             body: Any = orjson.loads(self.body) if self.body and not self.body_truncated else None
         except orjson.JSONDecodeError:
@@ -79,6 +82,7 @@ class Journal:
         body: bytes,
         operation_id: str | None,
     ) -> JournalEntry:
+        """Keep one request (cut to the journal's limits); the oldest go when it is full."""
         self.total += 1
         truncated = len(body) > self._body_limit
         entry = JournalEntry(
@@ -99,6 +103,7 @@ class Journal:
         return entry
 
     def clear(self) -> None:
+        """Forget every entry."""
         self._entries.clear()
         self.bytes = 0
         self.total = 0

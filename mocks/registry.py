@@ -9,14 +9,14 @@ from pathlib import Path
 
 from mocks.app import MockApp, create_app
 from mocks.behaviour import Behaviour
+from mocks.behaviours.account import AccountBehaviour
+from mocks.behaviours.analytics import AnalyticsBehaviour
+from mocks.behaviours.calendar import CalendarBehaviour
+from mocks.behaviours.config import ConfigBehaviour
+from mocks.behaviours.order import OrderBehaviour
+from mocks.behaviours.strategy import StrategyBehaviour
 from mocks.clock import MockClock
 from mocks.engine import MockSettings
-from mocks.services.account import AccountBehaviour
-from mocks.services.analytics import AnalyticsBehaviour
-from mocks.services.calendar import CalendarBehaviour
-from mocks.services.config import ConfigBehaviour
-from mocks.services.order import OrderBehaviour
-from mocks.services.strategy import StrategyBehaviour
 
 # package data (pip installs wheels unpacked, so this is a folder on disk)
 CONTRACTS_DIR = Path(str(files("mocks.contracts")))
@@ -24,11 +24,14 @@ CONTRACTS_DIR = Path(str(files("mocks.contracts")))
 
 @dataclass(frozen=True)
 class ServiceSpec:
+    """One mocked service: its name, default port and behaviour."""
+
     name: str
     default_port: int
     behaviour: Callable[[MockClock], Behaviour]
 
     def contract_path(self, contracts_dir: Path = CONTRACTS_DIR) -> Path:
+        """Where the service's contract is."""
         return contracts_dir / f"{self.name}.yaml"
 
 

@@ -17,10 +17,13 @@ from mocks.engine import ConnectionDropped
 
 
 class MockTransport(httpx.AsyncBaseTransport):
+    """An httpx transport into a mock app that fails like a network: drops and hangs raise as httpx would."""
+
     def __init__(self, app: MockApp) -> None:
         self._inner = httpx.ASGITransport(app=app)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """One request through the app, with the mock's faults."""
         timeout = request.extensions.get("timeout", {}).get("read")
         try:
             return await asyncio.wait_for(self._inner.handle_async_request(request), timeout)
@@ -30,4 +33,5 @@ class MockTransport(httpx.AsyncBaseTransport):
             raise httpx.ReadTimeout("timed out waiting for the mock's answer", request=request) from exc
 
     async def aclose(self) -> None:
+        """Nothing to close: no socket was opened."""
         await self._inner.aclose()

@@ -36,6 +36,7 @@ class MockRequest:
 
     @property
     def operation_id(self) -> str:
+        """The operation's operationId."""
         return self.operation.operation_id
 
 

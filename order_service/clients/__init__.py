@@ -31,6 +31,8 @@ from order_service.settings import Settings
 
 
 class ClientHub:
+    """Everything the clients share, built once: settings, discovery, breakers, metrics, caches, outbox, relay."""
+
     def __init__(
         self,
         settings: Settings,
@@ -70,6 +72,7 @@ class ClientHub:
         self.metrics.outbox_delivered.labels(service, result).inc()
 
     async def aclose(self) -> None:
+        """Close every client and the outbox's Redis connection."""
         for client in (self.config, self.strategy, self.account, self.analytics, self.calendar):
             await client.aclose()
         if self._redis is not None:
@@ -88,14 +91,17 @@ def default_hub() -> ClientHub:
 
 
 async def get_strategy_client() -> StrategyServiceClient:
+    """The default hub's strategy-service client (the seed's factory)."""
     return default_hub().strategy
 
 
 async def get_account_client() -> AccountServiceClient:
+    """The default hub's account-service client (the seed's factory)."""
     return default_hub().account
 
 
 async def get_analytics_client() -> AnalyticsServiceClient:
+    """The default hub's analytics-service client (the seed's factory)."""
     return default_hub().analytics
 
 

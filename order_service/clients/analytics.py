@@ -22,6 +22,8 @@ def _range(strategy_id: int, from_date: date | None, to_date: date | None) -> di
 
 
 class AnalyticsServiceClient(ServiceClient):
+    """The analytics service: P&L metrics per strategy and day."""
+
     service = "analytics-service"
 
     async def calculate_and_store_pnl_metrics(
@@ -42,6 +44,7 @@ class AnalyticsServiceClient(ServiceClient):
         )
 
     async def bulk_calculate_pnl_metrics(self, items: Sequence[PnlInput]) -> BulkResult | Deferred:
+        """Upsert many days at once; kept in the outbox if the owner is away."""
         return await self._write(
             Call(
                 "bulkCalculatePnlMetrics",
@@ -62,6 +65,7 @@ class AnalyticsServiceClient(ServiceClient):
         limit: int = 100,
         cursor: str | None = None,
     ) -> PnlMetricPage:
+        """A strategy's stored days in a date range, one page."""
         params = _range(strategy_id, from_date, to_date) | {"limit": limit} | ({"cursor": cursor} if cursor else {})
         return await self._read(
             Call(
@@ -77,6 +81,7 @@ class AnalyticsServiceClient(ServiceClient):
     async def get_pnl_drawdown(
         self, strategy_id: int, *, from_date: date | None = None, to_date: date | None = None
     ) -> Drawdown:
+        """The largest drawdown of a strategy in a date range."""
         params = _range(strategy_id, from_date, to_date)
         return await self._read(
             Call(
@@ -94,6 +99,7 @@ class AnalyticsServiceClient(ServiceClient):
         return (await self.get_previous_cumulative(strategy_id, before_date)).cumulative_pnl
 
     async def get_previous_cumulative(self, strategy_id: int, before_date: date) -> PreviousCumulative:
+        """The cumulative P&L of the last stored day before `before_date`."""
         params = {"strategy_id": strategy_id, "before_date": before_date.isoformat()}
         return await self._read(
             Call(

@@ -51,8 +51,11 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 class Resolver(Protocol):
     """Where a service is: discovery, or anything that answers the same."""
 
-    async def resolve(self, service: str) -> str: ...
-    def invalidate(self, service: str) -> None: ...
+    async def resolve(self, service: str) -> str:
+        """The base URL of `service`."""
+
+    def invalidate(self, service: str) -> None:
+        """Forget where `service` is (after a connection failure)."""
 
 
 @dataclass(frozen=True)
@@ -71,16 +74,18 @@ class Call(Generic[T]):
 
     @property
     def idempotent(self) -> bool:
+        """Whether the call may be retried: a safe method, or a write with an Idempotency-Key."""
         return self.method in IDEMPOTENT_METHODS or self.idempotency_key is not None
 
 
 def new_idempotency_key(operation: str) -> str:
+    """A fresh Idempotency-Key for one write of `operation` (its retries and replays reuse it)."""
     return f"{operation}-{uuid.uuid4().hex}"
 
 
 @contextlib.contextmanager
 def map_transport_errors(service: str, operation: str) -> Iterator[None]:
-    """httpx's transport errors as the client's own; the only place they are translated."""
+    """Translate httpx's transport errors into the client's own: the only place they are translated."""
     try:
         yield
     except httpx.TimeoutException as exc:
@@ -153,6 +158,7 @@ class ServiceClient:
         return self._client
 
     async def aclose(self) -> None:
+        """Close the pooled connections."""
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -164,6 +170,7 @@ class ServiceClient:
         await self.aclose()
 
     async def base_url(self) -> str:
+        """Where the service is now: the fixed base URL, or discovery's answer."""
         if self._base_url is not None:
             return self._base_url
         assert self._resolver is not None

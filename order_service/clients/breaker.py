@@ -28,6 +28,8 @@ class _Opening:
 
 
 class CircuitBreaker:
+    """One service's breaker; `allow()` before a call, `record_success()` or `record_failure()` after it."""
+
     def __init__(
         self,
         name: str,
@@ -45,6 +47,7 @@ class CircuitBreaker:
 
     @property
     def state(self) -> State:
+        """Closed, open, or half-open once `reset_timeout` has passed since it opened."""
         if self._opening is None:
             return "closed"
         if self._clock() - self._opening.at >= self._settings.reset_timeout:
@@ -62,10 +65,12 @@ class CircuitBreaker:
         return False
 
     def record_success(self) -> None:
+        """A call succeeded: close the breaker and forget the failures."""
         self.consecutive_failures = 0
         self._opening = None
 
     def record_failure(self) -> None:
+        """A call failed: count it, and open the breaker at the threshold."""
         self.consecutive_failures += 1
         # a failed trial in half-open opens it again too: no success came since, so the count is past the threshold
         if self.consecutive_failures >= self._settings.failure_threshold:
@@ -90,9 +95,11 @@ class BreakerBoard:
         self._breakers: dict[str, CircuitBreaker] = {}
 
     def get(self, service: str) -> CircuitBreaker:
+        """The breaker of `service`, made on first use."""
         if service not in self._breakers:
             self._breakers[service] = CircuitBreaker(service, self._settings, clock=self._clock)
         return self._breakers[service]
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
+        """Every breaker as `/health/circuit-breaker` shows it, by service name."""
         return {name: breaker.snapshot() for name, breaker in sorted(self._breakers.items())}

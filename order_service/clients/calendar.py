@@ -12,6 +12,8 @@ DAY_CACHE_SECONDS = 3600.0  # a day's sessions change rarely; an hour bounds a s
 
 
 class CalendarServiceClient(ServiceClient):
+    """The calendar service: trading sessions and holidays per exchange."""
+
     service = "calendar-service"
 
     def __init__(self, **kwargs: object) -> None:
@@ -19,6 +21,7 @@ class CalendarServiceClient(ServiceClient):
         self._days: dict[tuple[str, date], tuple[TradingDay, float]] = {}
 
     async def get_trading_day(self, exchange: str, day: date) -> TradingDay:
+        """The sessions of one exchange day."""
         cached = self._days.get((exchange, day))
         if cached is not None and time.monotonic() - cached[1] < DAY_CACHE_SECONDS:
             return cached[0]

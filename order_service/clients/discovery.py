@@ -26,16 +26,22 @@ FALLBACK_TTL = 5.0  # seconds a settings address stands in before discovery is t
 
 
 class ConfigServiceClient(ServiceClient):
+    """The config service: where each service is."""
+
     service = "config-service"
 
     async def get_service_endpoint(self, service_name: str) -> ServiceEndpoint:
+        """Where one service is, with the TTL its answer may be cached for."""
         return await self._perform(Call("getServiceEndpoint", "GET", f"/services/{service_name}", ServiceEndpoint))
 
     async def list_services(self) -> ServiceList:
+        """Every registered service."""
         return await self._perform(Call("listServices", "GET", "/services", ServiceList))
 
 
 class ServiceDiscovery:
+    """Base URLs of services through the config service, cached, with settings as the fallback."""
+
     def __init__(
         self,
         config: ConfigServiceClient,
@@ -52,6 +58,7 @@ class ServiceDiscovery:
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def resolve(self, service: str) -> str:
+        """The base URL of `service`: cached, asked once for concurrent misses, or the fallback."""
         cached = self._cache.get(service)
         if cached is not None and self._clock() < cached[1]:
             return cached[0]
@@ -65,10 +72,12 @@ class ServiceDiscovery:
             return url
 
     async def get_service_port(self, service: str) -> int:
+        """The port `service` listens on (the seed's `_get_service_port`)."""
         parts = urlsplit(await self.resolve(service))
         return parts.port or (443 if parts.scheme == "https" else 80)
 
     def invalidate(self, service: str) -> None:
+        """Forget the cached address of `service`: the next call asks again."""
         self._cache.pop(service, None)
 
     async def _lookup(self, service: str) -> tuple[str, float]:

@@ -46,6 +46,7 @@ class ContractModel(BaseModel):
 
     @property
     def is_stale(self) -> bool:
+        """Whether the value was served from the stale cache, not by the owner just now."""
         return self._stale_since is not None
 
     @property
@@ -54,6 +55,7 @@ class ContractModel(BaseModel):
         return self._stale_since
 
     def as_stale(self, since: datetime) -> ContractModel:
+        """A copy marked as served stale, last answered at `since`."""
         copy = self.model_copy()
         copy._stale_since = since
         return copy
@@ -61,6 +63,8 @@ class ContractModel(BaseModel):
 
 # -- strategy-service ---------------------------------------------------------------------
 class StrategyValidation(ContractModel):
+    """`validateStrategy`'s answer: may the strategy trade, and why not."""
+
     strategy_id: int
     valid: bool
     status: Literal["active", "paused", "archived"]
@@ -81,6 +85,8 @@ class PnlSync(ContractModel):
 
 
 class PnlSnapshot(ContractModel):
+    """A stored P&L snapshot of a strategy (`syncStrategyPnl`)."""
+
     strategy_id: int
     as_of: AwareDatetime
     realized_pnl: Money
@@ -92,6 +98,8 @@ class PnlSnapshot(ContractModel):
 
 
 class Strategy(ContractModel):
+    """A strategy of an account."""
+
     strategy_id: int
     name: str
     account_id: AccountId
@@ -101,6 +109,8 @@ class Strategy(ContractModel):
 
 
 class Position(ContractModel):
+    """One position of a strategy's portfolio."""
+
     tradingsymbol: str
     exchange: Literal["NSE", "BSE", "NFO", "BFO", "CDS", "MCX"]
     product: Literal["CNC", "MIS", "NRML"]
@@ -111,6 +121,8 @@ class Position(ContractModel):
 
 
 class Portfolio(ContractModel):
+    """A strategy's positions and its last P&L snapshot."""
+
     strategy_id: int
     account_id: AccountId
     positions: tuple[Position, ...]
@@ -120,6 +132,8 @@ class Portfolio(ContractModel):
 
 # -- account-service ----------------------------------------------------------------------
 class AccountTier(ContractModel):
+    """An account's tier: base, effective, and when a promotion ends."""
+
     account_id: AccountId
     tier: Tier
     base_tier: Tier
@@ -128,12 +142,16 @@ class AccountTier(ContractModel):
 
 
 class TierCounts(ContractModel):
+    """How many accounts are hot, warm and cold."""
+
     hot: int
     warm: int
     cold: int
 
 
 class TierSummary(ContractModel):
+    """The tier counts, base and effective."""
+
     counts: TierCounts
     promoted: int
     total: int
@@ -141,12 +159,16 @@ class TierSummary(ContractModel):
 
 
 class AccountPage(ContractModel):
+    """One page of accounts of a tier."""
+
     items: tuple[AccountTier, ...]
     next_cursor: str | None
     total: int
 
 
 class Holding(ContractModel):
+    """One holding of an account."""
+
     tradingsymbol: str
     exchange: Literal["NSE", "BSE"]
     isin: str
@@ -158,6 +180,8 @@ class Holding(ContractModel):
 
 
 class Holdings(ContractModel):
+    """An account's holdings."""
+
     account_id: AccountId
     holdings: tuple[Holding, ...]
     as_of: AwareDatetime
@@ -178,6 +202,8 @@ class PnlInput(ContractModel):
 
 
 class PnlMetric(ContractModel):
+    """One stored metric day of a strategy, with its derived figures."""
+
     strategy_id: int
     metric_date: date
     day_pnl: Money
@@ -193,11 +219,15 @@ class PnlMetric(ContractModel):
 
 
 class PnlMetricPage(ContractModel):
+    """One page of metric days."""
+
     items: tuple[PnlMetric, ...]
     next_cursor: str | None
 
 
 class Drawdown(ContractModel):
+    """The largest drawdown of a strategy in a date range."""
+
     strategy_id: int
     max_drawdown: Money
     max_drawdown_pct: Percent
@@ -209,6 +239,8 @@ class Drawdown(ContractModel):
 
 
 class PreviousCumulative(ContractModel):
+    """The cumulative P&L of the last stored day before a date."""
+
     strategy_id: int
     before_date: date
     metric_date: date | None
@@ -216,11 +248,15 @@ class PreviousCumulative(ContractModel):
 
 
 class BulkItemResult(ContractModel):
+    """One item's outcome of a bulk upsert."""
+
     status: Literal["created", "updated"]
     metric: PnlMetric
 
 
 class BulkResult(ContractModel):
+    """A bulk upsert's outcome, item by item."""
+
     created: int
     updated: int
     results: tuple[BulkItemResult, ...]
@@ -228,6 +264,8 @@ class BulkResult(ContractModel):
 
 # -- config-service -----------------------------------------------------------------------
 class ServiceEndpoint(ContractModel):
+    """Where one service is, and how long that answer may be cached."""
+
     name: str
     scheme: Literal["http", "https"]
     host: str
@@ -237,22 +275,30 @@ class ServiceEndpoint(ContractModel):
 
 
 class ServiceList(ContractModel):
+    """Every registered service."""
+
     items: tuple[ServiceEndpoint, ...]
 
 
 # -- calendar-service ---------------------------------------------------------------------
 class Session(ContractModel):
+    """One trading session of an exchange day."""
+
     kind: Literal["pre_open", "normal", "post_close", "evening", "special", "muhurat"]
     start: str
     end: str
 
 
 class Holiday(ContractModel):
+    """A holiday of an exchange."""
+
     date: date
     name: str
 
 
 class TradingDay(ContractModel):
+    """One exchange day: whether it trades, and its sessions."""
+
     exchange: Literal["NSE", "BSE", "NFO", "BFO", "CDS", "MCX"]
     date: date
     is_trading_day: bool

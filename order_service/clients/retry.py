@@ -25,6 +25,7 @@ class RetryPolicy:
         return float(self._rand() * ceiling)
 
     def may_retry(self, attempt: int) -> bool:
+        """Whether another try may follow failed attempt number `attempt`."""
         return attempt < self.settings.max_attempts
 
 

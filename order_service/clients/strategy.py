@@ -8,6 +8,8 @@ from order_service.fallbacks.outbox import Deferred
 
 
 class StrategyServiceClient(ServiceClient):
+    """The strategy service (owner algo-engine): validation, P&L snapshots, default strategies, portfolios."""
+
     service = "strategy-service"
 
     async def get_strategy_validation(self, strategy_id: int) -> StrategyValidation:
@@ -40,6 +42,7 @@ class StrategyServiceClient(ServiceClient):
         )
 
     async def get_default_strategy(self, account_id: str) -> Strategy:
+        """An account's default strategy."""
         return await self._read(
             Call(
                 "getDefaultStrategy",
@@ -65,6 +68,7 @@ class StrategyServiceClient(ServiceClient):
         )
 
     async def get_strategy_portfolio(self, strategy_id: int) -> Portfolio:
+        """A strategy's positions and its last P&L snapshot."""
         return await self._read(
             Call(
                 "getStrategyPortfolio",

@@ -37,8 +37,13 @@ class OrderFinal(ValueError):
 
 
 class Broker(Protocol):
+    """Where the book sends orders: `SimulatedBroker` here, an exchange gateway in production."""
+
     def route(self, order: dict[str, Any]) -> None:
         """Set the order's status (and fill) as the exchange would."""
+
+    def last_price(self, symbol: str) -> Decimal:
+        """The symbol's last traded price (positions are valued at it)."""
 
 
 @dataclass
@@ -69,7 +74,7 @@ def _text(value: Decimal) -> str:
 
 
 class OrderBook:
-    def __init__(self, broker: SimulatedBroker, *, clock: Callable[[], datetime] = lambda: datetime.now(IST)) -> None:
+    def __init__(self, broker: Broker, *, clock: Callable[[], datetime] = lambda: datetime.now(IST)) -> None:
         self._broker = broker
         self._clock = clock
         self._orders: dict[str, dict[str, Any]] = {}

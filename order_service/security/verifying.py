@@ -56,7 +56,7 @@ class InMemoryReplayStore:
 
     async def first_seen(self, signature: str, until: int) -> bool:
         now = self._clock()
-        self._seen = {s: t for s, t in self._seen.items() if t >= now}
+        self._seen = {s: t for s, t in self._seen.items() if t > now}  # gone at `until`, as Redis EXAT is
         if signature in self._seen:
             return False
         self._seen[signature] = until
@@ -97,7 +97,7 @@ class RequestVerifier:
         """Everything but the replay check: (identity, timestamp, signature)."""
         values = {}
         for name in _REQUIRED:
-            found = request.headers.get(name, ())
+            found = request.headers.get(name)
             if not found or not found[0]:
                 raise AuthenticationError("missing_header", f"{name} is missing")
             if len(found) > 1:
@@ -126,7 +126,7 @@ class RequestVerifier:
         key_ok = any([hmac.compare_digest(offered_key, known) for known in key_hashes])  # no short-circuit
 
         sent = values[SIGNATURE]
-        sent_bytes = sent.encode("utf-8", "replace")  # compare_digest refuses non-ASCII str
+        sent_bytes = sent.encode()  # compare_digest refuses non-ASCII str; header text (latin-1) always encodes
         signed = string_to_sign(
             timestamp=raw_timestamp,
             method=request.method,

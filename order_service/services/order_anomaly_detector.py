@@ -193,10 +193,11 @@ class OrderAnomalyDetector:
         else:
             in_window, symbols = await self._record_order(keys=keys_, args=args)
 
-        found: list[Anomaly] = []
         s = self._settings
-        found += self._over(AnomalyType.HIGH_FREQUENCY_ORDERS, Decimal(in_window), Decimal(s.orders_per_minute))
-        found += self._over(AnomalyType.UNUSUAL_SYMBOLS, Decimal(symbols), Decimal(s.symbols_per_day))
+        found = [
+            *self._over(AnomalyType.HIGH_FREQUENCY_ORDERS, Decimal(in_window), Decimal(s.orders_per_minute)),
+            *self._over(AnomalyType.UNUSUAL_SYMBOLS, Decimal(symbols), Decimal(s.symbols_per_day)),
+        ]
         large = self._over(AnomalyType.LARGE_ORDER_SIZE, Decimal(event.quantity), Decimal(s.max_quantity))
         if price is not None:  # value is quantity x limit price, or x the last traded price
             large += self._over(AnomalyType.LARGE_ORDER_SIZE, Decimal(event.quantity) * price, s.max_value)
@@ -232,17 +233,18 @@ class OrderAnomalyDetector:
         return verdict
 
     async def _order_and_price(self, keys_: list[str], args: list[str | int], symbol: str) -> list[Any]:
-        for attempt in (1, 2):
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.evalsha(self._record_order.sha, len(keys_), *keys_, *args)
-                pipe.get(last_price_key(symbol))
-                try:
-                    return list(await pipe.execute())
-                except NoScriptError:  # a restarted or new server: load the script once, then again
-                    if attempt == 2:
-                        raise
-                    await self._redis.script_load(_RECORD_ORDER)
-        raise AssertionError("unreachable")
+        try:
+            return await self._record_and_read_price(keys_, args, symbol)
+        except NoScriptError:  # a restarted or new server: load the script once, then again
+            await self._redis.script_load(_RECORD_ORDER)
+            return await self._record_and_read_price(keys_, args, symbol)
+
+    async def _record_and_read_price(self, keys_: list[str], args: list[str | int], symbol: str) -> list[Any]:
+        """The order's window update and the symbol's last price in one round trip (no MULTI: neither needs it)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.evalsha(self._record_order.sha, len(keys_), *keys_, *args)
+            pipe.get(last_price_key(symbol))
+            return list(await pipe.execute())
 
     # -- rules -------------------------------------------------------------------------
     @staticmethod

@@ -4,110 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 import redis
-import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
-from order_service.clients.models import TradingDay
 from order_service.services.order_anomaly_detector import (
     IST,
     AnomalyType,
     OrderAnomalyDetector,
-    OrderEvent,
     Severity,
-    Verdict,
     last_price_key,
     severity_for,
 )
-from order_service.settings import AnomalySettings
-from suites.fixtures.redis import RealRedis
+from suites.anomaly.helpers import THURSDAY, FixedCalendar, kinds, order, trading_day
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
-THURSDAY = datetime(2026, 11, 26, 11, 0, tzinfo=IST)  # a trading day, mid-session
-
-
-def trading_day(data: dict[str, object]) -> TradingDay:
-    return TradingDay.model_validate_json(json.dumps(data))  # as the calendar client parses answers
-
-
-class FixedCalendar:
-    """NSE-like weekdays; tests put holidays and special sessions in `days`."""
-
-    def __init__(self) -> None:
-        self.days: dict[date, TradingDay] = {}
-
-    async def get_trading_day(self, exchange: str, day: date) -> TradingDay:
-        if day in self.days:
-            return self.days[day]
-        sessions = (
-            []
-            if day.weekday() >= 5
-            else [
-                {"kind": "pre_open", "start": "09:00:00", "end": "09:08:00"},
-                {"kind": "normal", "start": "09:15:00", "end": "15:30:00"},
-                {"kind": "post_close", "start": "15:40:00", "end": "16:00:00"},
-            ]
-        )
-        return trading_day(
-            {
-                "exchange": exchange,
-                "date": day.isoformat(),
-                "is_trading_day": bool(sessions),
-                "holiday": None,
-                "timezone": "Asia/Kolkata",
-                "sessions": sessions,
-            }
-        )
-
-
-@pytest.fixture
-async def client(real_redis: RealRedis, redis_client: redis.Redis) -> AsyncIterator[aioredis.Redis]:
-    connection = aioredis.Redis.from_url(real_redis.url)
-    yield connection
-    await connection.aclose()
-
-
-@pytest.fixture
-def calendar() -> FixedCalendar:
-    return FixedCalendar()
-
-
-@pytest.fixture
-def registry() -> CollectorRegistry:
-    return CollectorRegistry()
-
-
-@pytest.fixture
-def detector(client: aioredis.Redis, calendar: FixedCalendar, registry: CollectorRegistry) -> OrderAnomalyDetector:
-    return OrderAnomalyDetector(client, AnomalySettings(), calendar=calendar, registry=registry)
-
-
-def order(
-    at: datetime = THURSDAY,
-    symbol: str = "INFY",
-    quantity: int = 10,
-    price: str | None = "100",
-    account: str = "ZX1234",
-    after_market: bool = False,
-) -> OrderEvent:
-    return OrderEvent(
-        account=account,
-        exchange="NSE",
-        tradingsymbol=symbol,
-        quantity=quantity,
-        price=Decimal(price) if price is not None else None,
-        at=at,
-        after_market=after_market,
-    )
-
-
-def kinds(verdict: Verdict) -> set[AnomalyType]:
-    return {a.type for a in verdict.anomalies}
 
 
 async def test_30_orders_a_minute_pass_the_31st_is_flagged(detector: OrderAnomalyDetector) -> None:

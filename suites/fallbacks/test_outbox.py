@@ -355,3 +355,12 @@ async def test_each_redis_outbox_write_is_one_transaction(redis_url: str, redis_
         assert (stats["cmdstat_multi"]["calls"], stats["cmdstat_exec"]["calls"]) == (4, 4)
     finally:
         await client.aclose()
+
+
+async def test_a_refused_write_appended_twice_is_dead_lettered_once(outbox: Outbox) -> None:
+    kept = item("a", 1)
+    await outbox.append(kept)
+    await outbox.append(kept)
+    assert await OutboxRelay(outbox, {"a": answering({1: "rejected"})}).drain("a") == 1
+    assert await outbox.depth("a") == 0
+    assert [letter.item for letter in await outbox.dead("a")] == [kept]

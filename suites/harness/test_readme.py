@@ -29,8 +29,10 @@ def test_readme_set_up_is_the_two_make_targets_and_ci_runs_the_second() -> None:
     makefile = (ROOT / "Makefile").read_text()
     assert "make mocks" in readme
     assert "make test" in readme
-    assert re.search(r"^mocks: venv$", makefile, re.MULTILINE)
-    assert re.search(r"^test: venv tools$", makefile, re.MULTILINE)  # both install what they need
+    assert re.search(r"^mocks: \$\(RUN_STAMP\)$", makefile, re.MULTILINE)  # only what running the mocks needs
+    assert re.search(r"^test: venv tools$", makefile, re.MULTILINE)  # the test lock and tools
+    assert re.search(r"^\$\(RUN_STAMP\): requirements/run.txt pyproject.toml", makefile, re.MULTILINE)
+    assert re.search(r"^venv: \$\(TEST_STAMP\)$", makefile, re.MULTILINE)
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 

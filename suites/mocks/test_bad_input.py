@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +11,12 @@ import pytest
 
 from harness.servers import InProcessMocks
 from mocks.app import create_app
+from mocks.behaviours.strategy import StrategyBehaviour
 from mocks.clock import MockClock
 from mocks.contract import load_contract
 from mocks.engine import MockSettings
 from mocks.errors import ContractError
 from mocks.registry import CONTRACTS_DIR
-from mocks.services.strategy import StrategyBehaviour
 from mocks.transport import MockTransport
 
 pytestmark = pytest.mark.anyio
@@ -238,3 +239,25 @@ def test_handlers_for_operations_the_contract_lacks_are_refused() -> None:
     behaviour = StrategyBehaviour(MockClock())
     with pytest.raises(ValueError, match="validateStrategy"):
         create_app(CONTRACTS_DIR / "account-service.yaml", behaviour)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("x" * 60, "x" * 60), ("x" * 61, "x" * 57 + "..."), ("y" * 500, "y" * 57 + "...")],
+)
+async def test_a_long_bad_value_is_quoted_cut_to_60_characters(mocks: InProcessMocks, value: str, shown: str) -> None:
+    async with mocks.client("strategy-service") as client:
+        response = await client.get(f"/strategies/{value}/validate")
+    assert response.status_code == 422
+    assert response.json()["violations"] == [
+        {"location": "path", "field": "strategy_id", "reason": f"'{shown}' is not an integer"}
+    ]
+
+
+async def test_a_long_schema_message_is_cut_to_300_characters(mocks: InProcessMocks) -> None:
+    long_number = "1" * 400
+    response = await post(mocks, json.dumps({**GOOD_SYNC, "realized_pnl": long_number}).encode())
+    [violation] = response.json()["violations"]
+    assert violation["field"] == "realized_pnl"
+    assert len(violation["reason"]) == 300
+    assert violation["reason"] == f'"{long_number}"'[:297] + "..."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -70,8 +71,35 @@ async def test_a_replay_is_refused_within_the_window_and_stale_after_it() -> Non
     assert await reason(verifier, request) == "replayed"
     clock[0] += 299
     assert await reason(verifier, request) == "replayed"
-    clock[0] += 2  # the replay record expired, and so did the timestamp
+    clock[0] += 1.9  # 300.9 s: the last moment the timestamp is inside, and the record still is
+    assert await reason(verifier, request) == "replayed"
+    clock[0] += 0.1  # the replay record expired, and so did the timestamp
     assert await reason(verifier, request) == "stale_timestamp"
+
+
+async def test_the_memory_store_forgets_a_signature_at_its_until_as_redis_exat_does() -> None:
+    clock = [100.0]
+    store = InMemoryReplayStore(clock=lambda: clock[0])
+    assert await store.first_seen("sig", until=110)
+    clock[0] = 109.999
+    assert not await store.first_seen("sig", until=120)
+    clock[0] = 110.0
+    assert await store.first_seen("sig", until=130)  # gone at 110, so first seen again
+
+
+@pytest.mark.redis
+async def test_the_redis_store_keeps_a_signature_until_exactly_its_until(
+    real_redis: RealRedis, redis_client: redis.Redis
+) -> None:
+    client = aioredis.Redis.from_url(real_redis.url)
+    try:
+        store = RedisReplayStore(client, prefix="replay-test")
+        until = int(time.time()) + 3600  # Redis expires keys on its own clock: a time ahead of it
+        assert await store.first_seen("sig", until=until)
+        assert redis_client.expiretime("replay-test:sig") == until
+        assert not await store.first_seen("sig", until=until)
+    finally:
+        await client.aclose()
 
 
 @pytest.mark.redis

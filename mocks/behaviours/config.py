@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from typing_extensions import override
+
 from mocks.behaviour import Behaviour, ProviderState, Reply, not_found
 from mocks.clock import MockClock
 from mocks.validation import MockRequest
@@ -34,10 +36,12 @@ class ConfigBehaviour(Behaviour):
         ]
         self.reset()
 
+    @override
     def reset(self) -> None:
         self.services: dict[str, dict[str, Any]] = {}
         self.seed({"services": self._initial})
 
+    @override
     def seed(self, data: Mapping[str, Any]) -> None:
         unknown = set(data) - {"services"}
         if unknown:
@@ -45,6 +49,7 @@ class ConfigBehaviour(Behaviour):
         for name, base_url in data.get("services", {}).items():
             self.services[name] = self._entry(name, str(base_url))
 
+    @override
     def snapshot(self) -> dict[str, Any]:
         return {"services": self.services}
 
@@ -63,9 +68,11 @@ class ConfigBehaviour(Behaviour):
         }
 
     def list_services(self, request: MockRequest) -> Reply:
+        """`listServices`: every registered service."""
         return Reply(200, {"items": [self.services[name] for name in sorted(self.services)]})
 
     def endpoint(self, request: MockRequest) -> Reply:
+        """`getServiceEndpoint`: where one service is, with its cache TTL."""
         name = request.path_params["service_name"]
         if name not in self.services:
             raise not_found(f"no service is registered as {name}")

@@ -12,9 +12,11 @@ from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from typing_extensions import override
+
 from mocks.behaviour import Behaviour, ProviderState, Reply
+from mocks.behaviours.common import timestamp
 from mocks.clock import IST, MockClock, iso
-from mocks.services.common import timestamp
 from mocks.validation import MockRequest
 
 EXCHANGES = ("NSE", "BSE", "NFO", "BFO", "CDS", "MCX")
@@ -67,6 +69,8 @@ def _initial() -> dict[str, Any]:
 
 
 class CalendarBehaviour(Behaviour):
+    """The calendar service: sessions and holidays per exchange, answered on the mock clock."""
+
     def __init__(self, clock: MockClock) -> None:
         super().__init__(clock)
         self.handlers = {
@@ -88,11 +92,13 @@ class CalendarBehaviour(Behaviour):
         ]
         self.reset()
 
+    @override
     def reset(self) -> None:
         self.holidays: dict[str, dict[date, str]] = {exchange: {} for exchange in EXCHANGES}
         self.special: dict[str, dict[date, list[Session]]] = {exchange: {} for exchange in EXCHANGES}
         self.seed(copy.deepcopy(_initial()))
 
+    @override
     def seed(self, data: Mapping[str, Any]) -> None:
         unknown = set(data) - {"holidays", "special_sessions"}
         if unknown:
@@ -117,6 +123,7 @@ class CalendarBehaviour(Behaviour):
             raise ValueError(f"unknown exchange {name!r}; expected one of {', '.join(EXCHANGES)}")
         return name
 
+    @override
     def snapshot(self) -> dict[str, Any]:
         return {
             "holidays": {e: {d.isoformat(): n for d, n in sorted(h.items())} for e, h in self.holidays.items()},
@@ -124,6 +131,7 @@ class CalendarBehaviour(Behaviour):
         }
 
     def sessions_on(self, exchange: str, day: date) -> list[Session]:
+        """The sessions of `exchange` on `day`: none on weekends and holidays, special ones where seeded."""
         if day in self.special[exchange]:
             return self.special[exchange][day]
         if day.weekday() >= 5 or day in self.holidays[exchange]:
@@ -132,12 +140,14 @@ class CalendarBehaviour(Behaviour):
 
     # -- handlers ------------------------------------------------------------------------
     def list_holidays(self, request: MockRequest) -> Reply:
+        """`listHolidays`: an exchange's holidays of a year."""
         exchange, year = request.path_params["exchange"], request.query["year"]
         holidays = sorted(self.holidays[exchange].items())
         items = [{"date": d.isoformat(), "name": n} for d, n in holidays if d.year == year]
         return Reply(200, {"exchange": exchange, "year": year, "items": items})
 
     def trading_day(self, request: MockRequest) -> Reply:
+        """`getTradingDay`: the sessions of one exchange day."""
         exchange, day = request.path_params["exchange"], date.fromisoformat(request.path_params["date"])
         sessions = self.sessions_on(exchange, day)
         name = self.holidays[exchange].get(day)
@@ -154,6 +164,7 @@ class CalendarBehaviour(Behaviour):
         )
 
     def market_status(self, request: MockRequest) -> Reply:
+        """`getMarketStatus`: whether an exchange is open at an instant, and its next change."""
         exchange = request.path_params["exchange"]
         at_text = request.query.get("at")
         # the contract's CalendarInstant keeps the year within 2000-2100, so this cannot overflow

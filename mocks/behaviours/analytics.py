@@ -8,10 +8,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from typing_extensions import override
+
 from mocks.behaviour import Behaviour, ProviderState, Reply
+from mocks.behaviours.common import money, percent
 from mocks.clock import MockClock, iso
 from mocks.errors import RequestRejected, Violation
-from mocks.services.common import money, percent
 from mocks.validation import MockRequest
 
 STRATEGY = r"(?P<strategy_id>[0-9]+)"
@@ -24,6 +26,8 @@ _FIGURES = ("cumulative_pnl", "high_water_mark", "drawdown")
 
 @dataclass
 class Day:
+    """One stored metric day: the figures sent, its version and when it was last written."""
+
     day_pnl: Decimal
     realized_pnl: Decimal
     unrealized_pnl: Decimal
@@ -43,14 +47,18 @@ class Point:
 
     @property
     def drawdown(self) -> Decimal:
+        """How far the cumulative P&L is below its high-water mark."""
         return self.high_water_mark - self.cumulative
 
     @property
     def drawdown_pct(self) -> Decimal:
+        """The drawdown as a percentage of the high-water mark (0 without a positive mark)."""
         return self.drawdown * 100 / self.high_water_mark if self.high_water_mark > 0 else ZERO
 
 
 class AnalyticsBehaviour(Behaviour):
+    """The analytics service: P&L metrics upserted by strategy and day, with derived cumulative figures."""
+
     def __init__(self, clock: MockClock) -> None:
         super().__init__(clock)
         self.handlers = {
@@ -78,9 +86,11 @@ class AnalyticsBehaviour(Behaviour):
         self.reset()
 
     # -- state -------------------------------------------------------------------------
+    @override
     def reset(self) -> None:
         self.days: dict[int, dict[date, Day]] = {}
 
+    @override
     def seed(self, data: Mapping[str, Any]) -> None:
         unknown = set(data) - {"metrics"}
         if unknown:
@@ -95,6 +105,7 @@ class AnalyticsBehaviour(Behaviour):
         except (KeyError, TypeError, ArithmeticError, ValueError) as exc:
             raise ValueError(f"each metric needs strategy_id, metric_date, day_pnl ({exc!r})") from exc
 
+    @override
     def snapshot(self) -> dict[str, Any]:
         return {str(sid): [self._metric(sid, p) for p in self._series(sid)] for sid in sorted(self.days)}
 
@@ -190,10 +201,12 @@ class AnalyticsBehaviour(Behaviour):
 
     # -- handlers ------------------------------------------------------------------------
     def calculate(self, request: MockRequest) -> Reply:
+        """`calculatePnlMetrics`: upsert one strategy's day."""
         [(created, strategy_id, metric_date)] = self._store_readable([request.body], "")
         return Reply(201 if created else 200, self._metric(strategy_id, self._point(strategy_id, metric_date)))
 
     def bulk_calculate(self, request: MockRequest) -> Reply:
+        """`bulkCalculatePnlMetrics`: upsert many days, each answered on its own."""
         items = request.body["items"]  # the schema checked every item before any is stored
         stored = self._store_readable(items, "items.")
         results = [
@@ -204,6 +217,7 @@ class AnalyticsBehaviour(Behaviour):
         return Reply(200, {"created": created_count, "updated": len(stored) - created_count, "results": results})
 
     def metrics(self, request: MockRequest) -> Reply:
+        """`getPnlMetrics`: a strategy's stored days in a date range, a page at a time."""
         strategy_id = request.query["strategy_id"]
         points = self._in_range(request, self._series(strategy_id))
         after = request.query.get("cursor")
@@ -214,6 +228,7 @@ class AnalyticsBehaviour(Behaviour):
         return Reply(200, {"items": [self._metric(strategy_id, p) for p in page], "next_cursor": next_cursor})
 
     def drawdown(self, request: MockRequest) -> Reply:
+        """`getPnlDrawdown`: the largest drawdown of a strategy in a date range."""
         strategy_id = request.query["strategy_id"]
         points = self._in_range(request, self._series(strategy_id))
         worst = max(points, key=lambda p: (p.drawdown, -p.metric_date.toordinal()), default=None)
@@ -238,6 +253,7 @@ class AnalyticsBehaviour(Behaviour):
         )
 
     def previous_cumulative(self, request: MockRequest) -> Reply:
+        """`getPreviousCumulativePnl`: the cumulative P&L of the last day before a date."""
         strategy_id = request.query["strategy_id"]
         before = date.fromisoformat(request.query["before_date"])
         earlier = [p for p in self._series(strategy_id) if p.metric_date < before]

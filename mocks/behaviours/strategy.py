@@ -6,9 +6,11 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from typing_extensions import override
+
 from mocks.behaviour import Behaviour, ProviderState, Reply, conflict, not_found
+from mocks.behaviours.common import record_id, timestamp
 from mocks.clock import MockClock, iso
-from mocks.services.common import record_id, timestamp
 from mocks.validation import MockRequest
 
 ACCOUNT = r"(?P<account_id>[A-Z]{2}[0-9]{4,6})"
@@ -37,6 +39,8 @@ INITIAL: dict[str, Any] = {
 
 
 class StrategyBehaviour(Behaviour):
+    """The strategy service: strategies, default strategies per account, P&L snapshots, portfolios."""
+
     def __init__(self, clock: MockClock) -> None:
         super().__init__(clock)
         self.handlers = {
@@ -73,6 +77,7 @@ class StrategyBehaviour(Behaviour):
         self.reset()
 
     # -- state -------------------------------------------------------------------------
+    @override
     def reset(self) -> None:
         self.strategies: dict[int, dict[str, Any]] = {}
         self.snapshots: dict[int, dict[str, Any]] = {}
@@ -80,6 +85,7 @@ class StrategyBehaviour(Behaviour):
         self.next_id = 1001
         self.seed(copy.deepcopy(INITIAL))
 
+    @override
     def seed(self, data: Mapping[str, Any]) -> None:
         unknown = set(data) - {"strategies", "positions", "snapshots"}
         if unknown:
@@ -95,6 +101,7 @@ class StrategyBehaviour(Behaviour):
         for key, snapshot in data.get("snapshots", {}).items():
             self.snapshots[record_id(key, "strategy_id")] = self.conform("PnlSnapshot", snapshot, f"snapshots.{key}")
 
+    @override
     def snapshot(self) -> dict[str, Any]:
         return {
             "strategies": sorted(self.strategies.values(), key=lambda s: s["strategy_id"]),
@@ -131,6 +138,7 @@ class StrategyBehaviour(Behaviour):
 
     # -- handlers ------------------------------------------------------------------------
     def validate(self, request: MockRequest) -> Reply:
+        """`validateStrategy`: whether a strategy may trade, and why not."""
         strategy = self._strategy(request.path_params["strategy_id"])
         status = strategy["status"]
         return Reply(
@@ -145,6 +153,7 @@ class StrategyBehaviour(Behaviour):
         )
 
     def sync_pnl(self, request: MockRequest) -> Reply:
+        """`syncStrategyPnl`: store a P&L snapshot (newer than the last, by `as_of`)."""
         strategy_id = request.path_params["strategy_id"]
         self._strategy(strategy_id)
         body = request.body
@@ -165,6 +174,7 @@ class StrategyBehaviour(Behaviour):
         return Reply(200, snapshot)
 
     def get_default(self, request: MockRequest) -> Reply:
+        """`getDefaultStrategy`: an account's default strategy."""
         account_id = request.path_params["account_id"]
         strategy = self._default_of(account_id)
         if strategy is None:
@@ -172,6 +182,7 @@ class StrategyBehaviour(Behaviour):
         return Reply(200, strategy)
 
     def create_default(self, request: MockRequest) -> Reply:
+        """`createDefaultStrategy`: get or create an account's default strategy."""
         account_id = request.body["account_id"]
         existing = self._default_of(account_id)
         if existing is not None:
@@ -181,6 +192,7 @@ class StrategyBehaviour(Behaviour):
         return Reply(201, created)
 
     def portfolio(self, request: MockRequest) -> Reply:
+        """`getStrategyPortfolio`: a strategy's positions and its last P&L snapshot."""
         strategy = self._strategy(request.path_params["strategy_id"])
         strategy_id = strategy["strategy_id"]
         return Reply(

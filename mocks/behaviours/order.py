@@ -13,9 +13,11 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from typing_extensions import override
+
 from mocks.behaviour import Behaviour, ProviderState, Reply, conflict, invalid, not_found
+from mocks.behaviours.common import money
 from mocks.clock import MockClock, iso
-from mocks.services.common import money
 from mocks.validation import MockRequest
 
 LAST_PRICES = {"INFY": Decimal("1532.10"), "TCS": Decimal("3875"), "RELIANCE": Decimal("2950.55")}
@@ -26,6 +28,8 @@ ACCOUNT = r"(?P<account_id>[A-Z]{2}[0-9]{4,6})"
 
 
 class OrderBehaviour(Behaviour):
+    """The order service: the order lifecycle of its contract (place, modify, cancel), positions."""
+
     def __init__(self, clock: MockClock) -> None:
         super().__init__(clock)
         self.handlers = {
@@ -42,10 +46,12 @@ class OrderBehaviour(Behaviour):
         ]
         self.reset()
 
+    @override
     def reset(self) -> None:
         self.orders: dict[str, dict[str, Any]] = {}
         self._sequence = itertools.count(1)
 
+    @override
     def seed(self, data: Mapping[str, Any]) -> None:
         unknown = set(data) - {"orders"}
         if unknown:
@@ -55,6 +61,7 @@ class OrderBehaviour(Behaviour):
                 raise ValueError("each order needs order_id and trading_account_id")
             self.orders[order["order_id"]] = order
 
+    @override
     def snapshot(self) -> dict[str, Any]:
         return {"orders": list(self.orders.values())}
 
@@ -69,6 +76,7 @@ class OrderBehaviour(Behaviour):
 
     # -- handlers ------------------------------------------------------------------------
     def place(self, request: MockRequest) -> Reply:
+        """`placeOrder`: a new order, filled or open by its type."""
         body = _integral(request.body)
         now = iso(self.clock.now())
         order: dict[str, Any] = {
@@ -114,6 +122,7 @@ class OrderBehaviour(Behaviour):
             order["status"] = "OPEN"
 
     def list_orders(self, request: MockRequest) -> Reply:
+        """`listOrders`: the account's orders, newest first, a page at a time."""
         account = request.headers["x-trading-account-id"]
         status = request.query.get("status")
         newest_first = sorted(
@@ -133,9 +142,11 @@ class OrderBehaviour(Behaviour):
         return Reply(200, {"items": page, "next_cursor": next_cursor})
 
     def get(self, request: MockRequest) -> Reply:
+        """`getOrder`: one order of the account."""
         return Reply(200, self._order(request))
 
     def modify(self, request: MockRequest) -> Reply:
+        """`modifyOrder`: change an open order's quantity, price or type."""
         order = self._order(request)
         if order["status"] in FINAL:
             raise conflict(f"order {order['order_id']} is {order['status']} and can no longer be changed")
@@ -152,6 +163,7 @@ class OrderBehaviour(Behaviour):
         return Reply(200, order)
 
     def cancel(self, request: MockRequest) -> Reply:
+        """`cancelOrder`: cancel an order that is still open."""
         order = self._order(request)
         if order["status"] in FINAL:
             raise conflict(f"order {order['order_id']} is {order['status']} and can no longer be changed")
@@ -166,6 +178,7 @@ class OrderBehaviour(Behaviour):
         return Reply(200, order)
 
     def positions(self, request: MockRequest) -> Reply:
+        """`getPositions`: the account's positions from its filled orders."""
         account = request.headers["x-trading-account-id"]
         books: dict[tuple[str, str, str], dict[str, Any]] = {}
         for order in self.orders.values():

@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from typing_extensions import override
+
 from mocks.behaviour import Behaviour, ProviderState, Reply, not_found
+from mocks.behaviours.common import timestamp
 from mocks.clock import MockClock, iso
-from mocks.services.common import timestamp
 from mocks.validation import MockRequest
 
 ACCOUNT = r"(?P<account_id>[A-Z]{2}[0-9]{4,6})"
@@ -47,6 +49,8 @@ def _initial() -> dict[str, Any]:
 
 
 class AccountBehaviour(Behaviour):
+    """The account service: tiers with promotion expiry, tier summaries and listings, holdings."""
+
     def __init__(self, clock: MockClock) -> None:
         super().__init__(clock)
         self.handlers = {
@@ -74,11 +78,13 @@ class AccountBehaviour(Behaviour):
         self.reset()
 
     # -- state -------------------------------------------------------------------------
+    @override
     def reset(self) -> None:
         self.accounts: dict[str, dict[str, Any]] = {}
         self.holdings: dict[str, list[dict[str, Any]]] = {}
         self.seed(copy.deepcopy(_initial()))
 
+    @override
     def seed(self, data: Mapping[str, Any]) -> None:
         unknown = set(data) - {"accounts", "holdings"}
         if unknown:
@@ -94,6 +100,7 @@ class AccountBehaviour(Behaviour):
             self._put(account_id, self.accounts.get(account_id, {}).get("base_tier", "warm"))
             self.holdings[account_id] = list(rows)
 
+    @override
     def snapshot(self) -> dict[str, Any]:
         return {"accounts": [self._view(a) for a in sorted(self.accounts)], "holdings": self.holdings}
 
@@ -123,11 +130,13 @@ class AccountBehaviour(Behaviour):
 
     # -- handlers ------------------------------------------------------------------------
     def update_tier(self, request: MockRequest) -> Reply:
+        """`updateAccountTier`: set an account's base tier."""
         account = self._account(request.path_params["account_id"])
         account.update(base_tier=request.body["tier"], updated_at=self.clock.now())
         return Reply(200, self._view(account["account_id"]))
 
     def promote(self, request: MockRequest) -> Reply:
+        """`promoteAccountTier`: make an account hot for a number of minutes."""
         account = self._account(request.path_params["account_id"])
         now = self.clock.now()
         until = now + timedelta(minutes=request.body["duration_minutes"])
@@ -138,12 +147,14 @@ class AccountBehaviour(Behaviour):
         return Reply(200, self._view(account["account_id"]))
 
     def summary(self, request: MockRequest) -> Reply:
+        """`getTierSummary`: how many accounts each effective tier has."""
         views = [self._view(a) for a in self.accounts]
         counts = {tier: sum(1 for v in views if v["tier"] == tier) for tier in TIERS}
         promoted = sum(1 for v in views if v["promoted_until"] is not None)
         return Reply(200, {"counts": counts, "promoted": promoted, "total": len(views), "as_of": iso(self.clock.now())})
 
     def by_tier(self, request: MockRequest) -> Reply:
+        """`listAccountsByTier`: the accounts of one effective tier, a page at a time."""
         tier = request.path_params["tier"]
         limit = request.query.get("limit", 100)
         after = request.query.get("cursor")
@@ -154,6 +165,7 @@ class AccountBehaviour(Behaviour):
         return Reply(200, {"items": page, "next_cursor": next_cursor, "total": len(matching)})
 
     def holdings_of(self, request: MockRequest) -> Reply:
+        """`getAccountHoldings`: an account's holdings."""
         account_id = self._account(request.path_params["account_id"])["account_id"]
         return Reply(
             200,
