@@ -20,16 +20,21 @@ Marker:
 ini options (pytest.ini, pyproject's [tool.pytest.ini_options]):
     harness_contracts_dir   a folder of contracts named like the packaged ones (default: packaged)
     harness_ready_timeout   seconds the live mocks may take to start (default 60)
+    harness_redis_required  true: no real Redis fails the tests that need one instead of skipping them
+                            (so does `HARNESS_REQUIRE=redis` in the environment, as CI sets it)
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
+from harness.redis import RealRedis, RedisUnavailable, open_source
 from harness.servers import InProcessMocks, LiveMocks, in_process_url, start_mock_servers, stop_mock_servers
 from mocks.app import MockApp
 from mocks.engine import MockSettings
@@ -40,6 +45,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the plugin's ini options."""
     parser.addini("harness_contracts_dir", "folder of the contracts the mocks serve (default: the packaged ones)")
     parser.addini("harness_ready_timeout", "seconds the live mocks may take to start", default="60")
+    parser.addini("harness_redis_required", "no real Redis fails instead of skipping", type="bool", default=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -117,3 +123,34 @@ def harness_signer() -> Callable[..., Any]:
     from order_service.security.dev import dev_signer
 
     return dev_signer
+
+
+def _redis_required(config: pytest.Config) -> bool:
+    """The ini option, or the CI switch `HARNESS_REQUIRE` naming `redis` (or `all`)."""
+    wanted = {name.strip() for name in os.environ.get("HARNESS_REQUIRE", "").split(",")}
+    return bool(config.getini("harness_redis_required")) or bool(wanted & {"redis", "all"})
+
+
+@pytest.fixture(scope="session")
+def harness_redis(pytestconfig: pytest.Config) -> Iterator[RealRedis]:
+    """A real Redis for the session (each xdist worker its own), from the first source that works."""
+    try:
+        source = open_source(os.environ.get("HARNESS_REDIS_SOURCE") or None)
+        server = next(source)
+    except RedisUnavailable as exc:
+        if _redis_required(pytestconfig):
+            pytest.fail(f"{exc} (a real Redis is required here)", pytrace=False)
+        pytest.skip(str(exc))
+    yield server
+    next(source, None)  # the source's clean-up: the container or process stops
+
+
+@pytest.fixture
+def harness_redis_client(harness_redis: RealRedis) -> Iterator[redis.Redis]:
+    """A client of `harness_redis` (text replies), its database emptied before the test."""
+    harness_redis.empty()
+    client = harness_redis.client(decode_responses=True)
+    try:
+        yield client
+    finally:
+        client.close()

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import httpx
 import pytest
+import redis
 
 from harness.errors import JournalAssertion, UsageError
+from harness.redis import worker_url
 from harness.servers import InProcessMocks, LiveMocks
+from suites.fixtures.processes import child_pytest
 
 pytestmark = pytest.mark.anyio
 VALIDATE = "/strategies/42/validate"
@@ -115,3 +122,42 @@ def test_live_handles_work_over_http(harness_live_mocks: LiveMocks) -> None:
     assert [e["status"] for e in strategy.assert_called("validateStrategy", times=2)] == [503, 200]
     with pytest.raises(UsageError, match="is not an operation of this contract"):
         strategy.fault("status", operation_id="noSuchOperation")
+
+
+@pytest.mark.redis
+def test_the_plugin_gives_a_real_redis_emptied_per_test(harness_redis_client: redis.Redis) -> None:
+    assert harness_redis_client.dbsize() == 0
+    harness_redis_client.set("left:behind", "1")
+    assert harness_redis_client.memory_usage("left:behind")  # a real server: fakeredis has no MEMORY USAGE
+
+
+@pytest.mark.redis
+def test_and_the_next_test_finds_it_empty(harness_redis_client: redis.Redis) -> None:
+    assert harness_redis_client.dbsize() == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "worker", "expected"),
+    [
+        ("redis://h:6379/0", None, "redis://h:6379/0"),
+        ("redis://h:6379/0", "gw0", "redis://h:6379/0"),
+        ("redis://h:6379/4", "gw3", "redis://h:6379/7"),
+        ("redis://:pw@h:6379", "gw2", "redis://:pw@h:6379/2"),
+        ("redis://h:6379/1", "master", "redis://h:6379/1"),
+    ],
+)
+def test_each_xdist_worker_takes_its_own_database_of_a_url(url: str, worker: str | None, expected: str) -> None:
+    assert worker_url(url, worker) == expected
+
+
+@pytest.mark.parametrize(("require", "status", "outcome"), [("", 0, "1 skipped"), ("redis", 1, "1 error")])
+def test_without_a_redis_the_plugin_skips_or_under_the_switch_fails(require: str, status: int, outcome: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "HARNESS_REQUIRE")}
+    env["PATH"] = str(Path(sys.executable).parent)  # the venv only: no redis-server
+    env["HARNESS_REDIS_SOURCE"] = "process"
+    env["HARNESS_REQUIRE"] = require
+    test = "suites/harness/test_plugin.py::test_the_plugin_gives_a_real_redis_emptied_per_test"
+    result = child_pytest(test, "-rsf", "-o", "addopts=", env=env, timeout=120)
+    assert result.returncode == status, result.stdout
+    assert outcome in result.stdout
+    assert "no real Redis: REDIS_URL is not set" in result.stdout

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from harness.redis import _from_container, docker_answers
 from suites.fixtures import environment
-from suites.fixtures.redis import _docker_answers, _from_container
 
 pytestmark = pytest.mark.redis
 
@@ -28,7 +28,7 @@ def redis_server_pids() -> list[int]:
 
 @pytest.fixture
 def engine() -> None:
-    if not _docker_answers():
+    if not docker_answers():
         if os.environ.get("HARNESS_REDIS_SOURCE") == "container":
             pytest.fail("no Docker-compatible engine answers; HARNESS_REDIS_SOURCE=container requires one")
         environment.unavailable("container", "no Docker-compatible engine answers")

@@ -66,3 +66,34 @@ def test_ci_switch_turns_that_skip_into_a_failure() -> None:
     result = run_pytest_without_redis(require=True)
     assert result.returncode == 1, result.stdout
     assert "HARNESS_REQUIRE=redis requires it" in result.stdout
+
+
+@pytest.mark.redis
+def test_a_url_database_that_holds_keys_is_refused_not_emptied(real_redis: RealRedis) -> None:
+    """REDIS_URL may point at someone's data: the tests use only a database that was empty."""
+    from harness.redis import RedisUnavailable, open_source
+
+    held = real_redis.url.rsplit("/", 1)[0] + "/9"  # another database of this run's own server
+    with redis.Redis.from_url(held) as client:
+        client.flushdb()
+        client.set("someone:else", "precious")
+        try:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("REDIS_URL", held)
+                with pytest.raises(RedisUnavailable, match=r"holds 1 keys: the tests empty their database"):
+                    next(open_source("url"))
+            assert client.get("someone:else") == b"precious"
+            client.delete("someone:else")
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("REDIS_URL", held)
+                assert next(open_source("url")).url == held  # empty: this run may use it
+        finally:
+            client.flushdb()
+
+
+def test_an_unknown_source_is_a_usage_error() -> None:
+    from harness.errors import UsageError
+    from harness.redis import open_source
+
+    with pytest.raises(UsageError, match="unknown Redis source 'docker'; one of: url, container, process"):
+        open_source("docker")
