@@ -118,28 +118,32 @@ _INVALID = _Invalid()
 
 
 def _convert(param: Parameter, raw: str, violations: list[Violation]) -> Any:
-    kind = param.scalar_type
+    kind = param.scalar_type  # None, "integer", "number" or "boolean" (contract._scalar_type)
     if kind is None:
         return raw
-    reason = None
     if kind == "integer":
         if _INTEGER.fullmatch(raw):
             return int(raw)
-        reason = f"{_clip(raw)!r} is not an integer"
+        reason = "is not an integer"
     elif kind == "number":
-        try:
-            number = float(raw)
-        except ValueError:
-            number = math.nan
-        if math.isfinite(number):
+        number = _finite(raw)
+        if number is not None:
             return number
-        reason = f"{_clip(raw)!r} is not a finite number"
-    elif kind == "boolean":
+        reason = "is not a finite number"
+    else:
         if raw in ("true", "false"):
             return raw == "true"
-        reason = f"{_clip(raw)!r} is not true or false"
-    violations.append(Violation(param.location, param.name, reason or "invalid"))
+        reason = "is not true or false"
+    violations.append(Violation(param.location, param.name, f"{_clip(raw)!r} {reason}"))
     return _INVALID
+
+
+def _finite(raw: str) -> float | None:
+    try:
+        number = float(raw)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _parse_body(operation: Operation, headers: Mapping[str, str], raw_body: bytes, violations: list[Violation]) -> Any:
