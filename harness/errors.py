@@ -3,9 +3,10 @@
     HarnessError
     ├── NotReady            a server never became ready (it exited, or time ran out)
     ├── JournalAssertion    a mock's journal does not show what a test expected
+    ├── MockFailed          a mock failed inside while serving the test (its error is the cause)
     └── UsageError          a bad argument: unknown provider, missing pact, a URL without a host
 
-`NotReady` and `JournalAssertion` are also `AssertionError`s, so pytest shows them as test
+`NotReady`, `JournalAssertion` and `MockFailed` are also `AssertionError`s, so pytest shows them as test
 failures with their message, not as errors in the harness.
 """
 
@@ -22,6 +23,10 @@ class NotReady(HarnessError, AssertionError):
 
 class JournalAssertion(HarnessError, AssertionError):
     """What a mock received differs from what the test expected; the message lists what it did receive."""
+
+
+class MockFailed(HarnessError, AssertionError):
+    """A mock raised while serving a request of the test (answered 500); `__cause__` is its error."""
 
 
 class UsageError(HarnessError, ValueError):

@@ -7,7 +7,8 @@
         strategy.assert_called("validateStrategy", times=3)
 
 Fixtures:
-    harness_mocks        every mock in-process (ASGI, no sockets), reset before each test
+    harness_mocks        every mock in-process (ASGI, no sockets), reset before each test; an
+                         error inside a mock while serving the test fails the test (MockFailed)
     harness_live_mocks   every mock as a real server on free loopback ports (one set per
                          session and xdist worker), reset before each test
     harness_mock_settings  limits of the in-process mocks; override it in a conftest.py
@@ -86,12 +87,19 @@ def harness_in_process_apps(harness_mock_settings: MockSettings, pytestconfig: p
 
 
 @pytest.fixture
-def harness_mocks(harness_in_process_apps: dict[str, MockApp], request: pytest.FixtureRequest) -> InProcessMocks:
-    """Every mock in-process, reset before the test (and given the test's `harness_fault` markers)."""
+def harness_mocks(
+    harness_in_process_apps: dict[str, MockApp], request: pytest.FixtureRequest
+) -> Iterator[InProcessMocks]:
+    """Every mock in-process, reset before the test (and given the test's `harness_fault` markers).
+
+    An error raised inside a mock while it served the test fails the test after it ran
+    (`MockFailed`, the mock's error as its cause), even when the test did not look at the 500.
+    """
     mock_set = InProcessMocks(harness_in_process_apps)
     mock_set.reset()
     _apply_faults(request, mock_set)
-    return mock_set
+    yield mock_set
+    mock_set.raise_failures()
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from harness.errors import JournalAssertion, NotReady, UsageError
+from harness.errors import JournalAssertion, MockFailed, NotReady, UsageError
 from harness.processes import stop_process, wait_until
 from mocks.app import MockApp
 from mocks.engine import ADMIN_PREFIX
@@ -195,6 +195,18 @@ class InProcessMocks:
         """Every mock back to its first state: data, faults, journal, clock."""
         for app in self.apps.values():
             app.engine.reset()
+
+    def raise_failures(self) -> None:
+        """Raise what failed inside a mock since the last reset (the request got a 500).
+
+        Raises:
+            MockFailed: naming the mock, its error as the cause (its traceback shows where).
+        """
+        for name, app in sorted(self.apps.items()):
+            if app.engine.failures:
+                first = app.engine.failures[0]
+                count = len(app.engine.failures)
+                raise MockFailed(f"{name} failed inside {count} time(s); the first: {first!r}") from first
 
     def _known(self, name: str) -> MockApp:
         if name not in self.apps:

@@ -108,6 +108,8 @@ class Engine:
         self.faults = FaultSet()
         # (state name, what the behaviour held before its set-up), oldest first: teardown puts it back
         self.state_checkpoints: list[tuple[str, dict[str, Any]]] = []
+        # what failed inside the mock since the last reset (a test harness re-raises them in the test)
+        self.failures: list[Exception] = []
         self._replies: dict[tuple[str, str], Reply] = {}
         self._examples = {
             op_id: Reply(op.success.status, op.success.example) for op_id, op in contract.operations.items()
@@ -127,6 +129,7 @@ class Engine:
         self.journal.clear()
         self.faults.clear()
         self.state_checkpoints.clear()
+        self.failures.clear()
         self._replies.clear()
         self.behaviour.clock.reset()
         self.behaviour.reset()
@@ -197,8 +200,9 @@ class Engine:
             await _send_json(send, exc.status, orjson.dumps(exc.body()), exc.headers)
         except ConnectionDropped:
             raise
-        except Exception:
+        except Exception as exc:
             log.exception("the mock failed on %s %s", method, path)
+            self.failures.append(exc)
             if entry is not None:
                 entry.status = 500
             failure = {"error": "internal_error", "message": "the mock failed; see its log"}

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import redis
 
-from harness.errors import JournalAssertion, UsageError
+from harness.errors import JournalAssertion, MockFailed, UsageError
 from harness.redis import worker_url
 from harness.servers import InProcessMocks, LiveMocks
 from suites.fixtures.processes import child_pytest
@@ -161,3 +161,48 @@ def test_without_a_redis_the_plugin_skips_or_under_the_switch_fails(require: str
     assert result.returncode == status, result.stdout
     assert outcome in result.stdout
     assert "no real Redis: REDIS_URL is not set" in result.stdout
+
+
+async def test_an_error_inside_a_mock_is_raised_in_the_test(harness_mocks: InProcessMocks) -> None:
+    """The 500 a broken handler answers is not the end of it: the error itself reaches the test."""
+    app = harness_mocks.app("strategy-service")
+    original = app.engine.behaviour.handlers["validateStrategy"]
+
+    def broken(request: object) -> object:
+        raise ZeroDivisionError("a bug in the mock")
+
+    app.engine.behaviour.handlers["validateStrategy"] = broken  # type: ignore[assignment]
+    try:
+        assert (await get(harness_mocks, VALIDATE)).status_code == 500
+        with pytest.raises(MockFailed, match=r"strategy-service failed inside 1 time\(s\)") as failed:
+            harness_mocks.raise_failures()
+        assert isinstance(failed.value.__cause__, ZeroDivisionError)
+    finally:
+        app.engine.behaviour.handlers["validateStrategy"] = original
+        harness_mocks.reset()  # the fixture's own check after the test then finds nothing
+
+
+async def test_a_mock_without_failures_raises_nothing(harness_mocks: InProcessMocks) -> None:
+    await get(harness_mocks, VALIDATE)
+    harness_mocks.raise_failures()
+
+
+def test_the_fixture_fails_a_test_whose_mock_failed_inside(tmp_path: Path) -> None:
+    planted = tmp_path / "test_planted.py"
+    planted.write_text(
+        "import pytest\n"
+        "pytestmark = pytest.mark.anyio\n"
+        "@pytest.fixture\n"
+        "def anyio_backend():\n"
+        "    return 'asyncio'\n"
+        "async def test_ignores_a_500(harness_mocks):\n"
+        "    app = harness_mocks.app('strategy-service')\n"
+        "    app.engine.behaviour.handlers['validateStrategy'] = lambda request: 1 / 0\n"
+        "    async with harness_mocks.client('strategy-service') as client:\n"
+        "        await client.get('/strategies/42/validate')\n"
+    )
+    result = child_pytest(str(planted), "-q", "-o", "addopts=", env=dict(os.environ), timeout=120)
+    assert result.returncode == 1, result.stdout
+    assert "1 passed, 1 error" in result.stdout
+    assert "MockFailed: strategy-service failed inside 1 time(s)" in result.stdout
+    assert "ZeroDivisionError" in result.stdout
