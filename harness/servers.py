@@ -254,29 +254,31 @@ def start_mock_servers(
     extra: Sequence[str] = ("--no-redis", "--no-order-service"),
     env: dict[str, str] | None = None,
 ) -> LiveMocks:
-    """Run `python -m mocks up` on free ports, its output to `log`, and wait for its ready file.
+    """Run `python -m mocks up` on ports it picks itself, its output to `log`, and wait for its ready file.
 
-    Output goes to a file, not a pipe: a pipe nobody reads would block the servers once full.
-    The ready file (`--ready-file`) is read back into `LiveMocks.ready`.
+    `up` binds each mock's socket (port 0) and hands it to the mock, so no other process can
+    take a port between its choice and its use; the ready file (`--ready-file`) says where
+    each one is, and is kept in `LiveMocks.ready`. Output goes to a file, not a pipe: a pipe
+    nobody reads would block the servers once full.
 
     Raises:
         NotReady: `up` exited or was not ready within `timeout` (the message has its output).
     """
-    ports = {name: free_port() for name in SERVICES}
     ready_file = log.with_name(log.name + ".ready.json")
     command = [sys.executable, "-m", "mocks", "up", "--ready-file", str(ready_file), *extra]
-    command += [f"--port={name}={port}" for name, port in ports.items()]
+    command += [f"--port={name}=0" for name in SERVICES]
     with log.open("wb") as sink:
         process = subprocess.Popen(
             command, stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         )
-    live = LiveMocks({name: f"http://127.0.0.1:{port}" for name, port in ports.items()}, process, log)
+    live = LiveMocks({}, process, log)
     try:
         wait_until(ready_file.exists, what="python -m mocks up", timeout=timeout, process=process, interval=0.05)
     except NotReady as exc:
         stop_process(process)
         raise NotReady(f"{exc}; its output:\n{live.output()}") from None
     live.ready = json.loads(ready_file.read_text())
+    live.urls = dict(live.ready["mocks"])
     return live
 
 

@@ -48,10 +48,15 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m mocks") -> in
         help="config-service only: a service address to report (repeatable)",
     )
     serve.add_argument("--contracts-dir", type=Path, default=CONTRACTS_DIR)
+    serve.add_argument(
+        "--fd", type=int, help="serve on this listening socket, inherited from the parent (`up` binds them)"
+    )
 
     up = commands.add_parser("up", help="start every mock (and a throwaway Redis) until Ctrl-C")
     up.add_argument("--host", default="127.0.0.1")
-    up.add_argument("--port", action="append", default=[], metavar="NAME=PORT", help="override a mock's port")
+    up.add_argument(
+        "--port", action="append", default=[], metavar="NAME=PORT", help="override a mock's port (0: any free one)"
+    )
     up.add_argument("--redis-port", type=int, default=6390, help="port of the throwaway Redis")
     up.add_argument("--no-redis", action="store_true", help="do not start Redis")
     up.add_argument(
@@ -102,7 +107,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     app = build_mock(args.name, registry=_pairs(args.registry, "--registry"), contracts_dir=args.contracts_dir)
     port = args.port or SERVICES[args.name].default_port
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=args.host,
         port=port,
@@ -113,6 +118,9 @@ def _serve(args: argparse.Namespace) -> int:
         lifespan="off",
         timeout_graceful_shutdown=2,
     )
+    # a socket `up` bound and handed over: no window in which another process takes the port
+    sockets = [socket.socket(fileno=args.fd)] if args.fd is not None else None
+    uvicorn.Server(config).run(sockets=sockets)
     return 0
 
 
@@ -138,12 +146,17 @@ def _port_free(host: str, port: int) -> bool:
 
 @dataclass(frozen=True)
 class Plan:
-    """Where everything of `up` will listen, checked before anything starts."""
+    """Where everything of `up` will listen, checked before anything starts.
+
+    The mocks' sockets are bound here, by `up` itself (port 0: any free one), and handed to
+    each mock: a port is never released and taken again, so nothing else can take it between.
+    """
 
     ports: dict[str, int]
     urls: dict[str, str]
     host_in_url: str
     redis_binary: str | None
+    sockets: dict[str, socket.socket]
 
 
 def _plan(args: argparse.Namespace) -> Plan:
@@ -152,20 +165,42 @@ def _plan(args: argparse.Namespace) -> Plan:
     unknown = set(overrides) - set(SERVICES)
     if unknown:
         raise ValueError(f"--port names unknown services {sorted(unknown)}")
-    ports = {name: overrides.get(name, spec.default_port) for name, spec in SERVICES.items()}
+    wanted = {name: overrides.get(name, spec.default_port) for name, spec in SERVICES.items()}
     for spec in SERVICES.values():
         spec.contract_path(args.contracts_dir).stat()  # a missing contract fails here, by name
-    busy = [f"{name} ({port})" for name, port in ports.items() if not _port_free(args.host, port)]
+    sockets: dict[str, socket.socket] = {}
+    busy = []
+    for name, port in wanted.items():
+        try:
+            sockets[name] = _listen(args.host, port)
+        except OSError:
+            busy.append(f"{name} ({port})")
+    ports = {name: int(sock.getsockname()[1]) for name, sock in sockets.items()}
     if not args.no_order_service and not _port_free(args.host, args.order_service_port):
         busy.append(f"the order service ({args.order_service_port})")
     redis_binary = None if args.no_redis else shutil.which("redis-server")
     if redis_binary and not _port_free(args.host, args.redis_port):
         busy.append(f"redis ({args.redis_port})")
     if busy:
+        for sock in sockets.values():
+            sock.close()
         raise ValueError("ports already in use: " + ", ".join(busy) + "; choose others with --port NAME=PORT")
     host_in_url = f"[{args.host}]" if ":" in args.host else args.host
     urls = {name: f"http://{host_in_url}:{port}" for name, port in ports.items()}
-    return Plan(ports, urls, host_in_url, redis_binary)
+    return Plan(ports, urls, host_in_url, redis_binary, sockets)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on (host, port); port 0 takes a free one."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _start_redis(args: argparse.Namespace, plan: Plan, binary: str) -> Child:
@@ -178,11 +213,13 @@ def _start_redis(args: argparse.Namespace, plan: Plan, binary: str) -> Child:
 
 def _start_mock(args: argparse.Namespace, plan: Plan, name: str) -> Child:
     """`python -m mocks serve NAME` as a child; the config-service mock gets every mock's address."""
+    fd = plan.sockets[name].fileno()
     command = [sys.executable, "-m", "mocks", "serve", name, "--host", args.host, "--port", str(plan.ports[name])]
-    command += ["--contracts-dir", str(args.contracts_dir)]
+    command += ["--contracts-dir", str(args.contracts_dir), "--fd", str(fd)]
     if name == CONFIG_SERVICE:
         command += [f"--registry={other}={url}" for other, url in plan.urls.items()]
-    process = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"}, pass_fds=(fd,))
+    plan.sockets[name].close()  # the mock holds it now
     contract = os.path.relpath(SERVICES[name].contract_path(args.contracts_dir))
     return Child(name, plan.urls[name], process, contract)
 
