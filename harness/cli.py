@@ -94,6 +94,17 @@ def _top_help() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one `harness` command; returns its exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE
+    except BrokenPipeError:  # `harness ... | head`: the reader left; say nothing more
+        _quiet_stdout()
+        return 1
+
+
+def _dispatch(args: list[str]) -> int:
     if not args or args[0] in ("-h", "--help"):
         print(_top_help())
         return 0 if args else USAGE
@@ -106,17 +117,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command is None:
         print(f"harness: unknown command {args[0]!r}; one of: {', '.join(COMMANDS)}", file=sys.stderr)
         return USAGE
-    try:
-        return command[0](args[1:])
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return USAGE
-    except BrokenPipeError:  # `harness ... | head`: the reader left; say nothing more
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 1
+    return command[0](args[1:])
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush has nowhere to fail."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def run() -> None:
     """The console script's entry point."""
-    raise SystemExit(main())
+    status = main()
+    try:
+        sys.stdout.flush()  # what is still buffered fails here, not in the interpreter's shutdown
+    except BrokenPipeError:
+        _quiet_stdout()
+        status = status or 1
+    raise SystemExit(status)
