@@ -86,7 +86,6 @@ class Operation:
     path: str  # the template, e.g. /strategies/{strategy_id}/validate
     parameters: tuple[Parameter, ...]
     body_required: bool
-    body_media_type: str | None
     body_validator: Any
     responses: dict[int, ResponseSpec]
     security: tuple[tuple[Credential, ...], ...]  # alternatives, each the credentials it needs
@@ -187,14 +186,13 @@ class _Compiler:
         self._resolver = _Resolver(document)
 
     def operation(self, source: _Source) -> Operation:
-        body_required, media_type, body_validator = self._body(source)
+        body_required, body_validator = self._body(source)
         return Operation(
             operation_id=source.op_id,
             method=source.method.upper(),
             path=source.template,
             parameters=self._parameters(source),
             body_required=body_required,
-            body_media_type=media_type,
             body_validator=body_validator,
             responses=self._responses(source),
             security=self._security(source.spec),
@@ -229,15 +227,15 @@ class _Compiler:
             )
         return tuple(parameters)
 
-    def _body(self, source: _Source) -> tuple[bool, str | None, Any]:
+    def _body(self, source: _Source) -> tuple[bool, Any]:
         if "requestBody" not in source.spec:
-            return False, None, None
+            return False, None
         request_body = self._resolver.resolve(source.spec["requestBody"])
         content = request_body.get("content", {})
         if list(content) != ["application/json"]:
             raise ContractError(f"{source.op_id}: only application/json request bodies are served")
         validator = compile_schema(content["application/json"].get("schema", {}), self._components)
-        return bool(request_body.get("required", False)), "application/json", validator
+        return bool(request_body.get("required", False)), validator
 
     def _responses(self, source: _Source) -> dict[int, ResponseSpec]:
         responses: dict[int, ResponseSpec] = {}

@@ -21,7 +21,6 @@ from urllib.parse import parse_qsl, quote
 
 import httpx
 
-VERSION = 1
 IDENTITY = "x-service-identity"
 API_KEY = "x-internal-api-key"
 TIMESTAMP = "x-request-timestamp"
@@ -58,7 +57,7 @@ def signature(secret: bytes, signed: str) -> str:
 class RequestSigner(httpx.Auth):
     """Adds the signing headers (and a fresh nonce) to every request of an httpx client."""
 
-    requires_request_body = True
+    requires_request_body = True  # httpx reads it: the signature covers the body
 
     def __init__(
         self,
