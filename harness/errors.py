@@ -4,6 +4,7 @@
     ├── NotReady            a server never became ready (it exited, or time ran out)
     ├── JournalAssertion    a mock's journal does not show what a test expected
     ├── MockFailed          a mock failed inside while serving the test (its error is the cause)
+    ├── RedisUnavailable    no source gave a real Redis (the message has each one's reason)
     └── UsageError          a bad argument: unknown provider, missing pact, a URL without a host
 
 `NotReady`, `JournalAssertion` and `MockFailed` are also `AssertionError`s, so pytest shows them as test
@@ -27,6 +28,10 @@ class JournalAssertion(HarnessError, AssertionError):
 
 class MockFailed(HarnessError, AssertionError):
     """A mock raised while serving a request of the test (answered 500); `__cause__` is its error."""
+
+
+class RedisUnavailable(HarnessError):
+    """No source could give a real Redis; the message says why each could not."""
 
 
 class UsageError(HarnessError, ValueError):

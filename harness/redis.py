@@ -28,15 +28,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
-from harness.errors import HarnessError
+from harness.errors import RedisUnavailable, UsageError
 from harness.processes import stop_process, wait_until
 from harness.servers import free_port
 
 SOURCES = ("url", "container", "process")
-
-
-class RedisUnavailable(HarnessError):
-    """No source could give a real Redis; the message says why each could not."""
+__all__ = ["SOURCES", "RealRedis", "RedisUnavailable", "open_source", "redis_server_process", "start_redis_server"]
 
 
 @dataclass(frozen=True)
@@ -157,8 +154,6 @@ def open_source(forced: str | None = None) -> Iterator[RealRedis]:
         UsageError: `forced` is not a source.
     """
     if forced is not None and forced not in SOURCES:
-        from harness.errors import UsageError
-
         raise UsageError(f"unknown Redis source {forced!r}; one of: {', '.join(SOURCES)}")
     url = os.environ.get("REDIS_URL")
     binary = shutil.which("redis-server")

@@ -206,3 +206,35 @@ def test_the_fixture_fails_a_test_whose_mock_failed_inside(tmp_path: Path) -> No
     assert "1 passed, 1 error" in result.stdout
     assert "MockFailed: strategy-service failed inside 1 time(s)" in result.stdout
     assert "ZeroDivisionError" in result.stdout
+
+
+@pytest.mark.live
+@pytest.mark.redis
+def test_under_xdist_each_worker_has_its_own_servers(tmp_path: Path) -> None:
+    """Two workers at once: each starts its own live mocks and its own Redis, kept for its session."""
+    seen = tmp_path / "seen.txt"
+    planted = tmp_path / "test_workers.py"
+    planted.write_text(
+        "import os, pytest\n"
+        "@pytest.mark.parametrize('n', range(6))\n"
+        "def test_where(n, harness_redis_client, harness_redis, harness_live_mocks):\n"
+        "    assert harness_redis_client.dbsize() == 0\n"
+        "    harness_redis_client.set(f'mine:{n}', 1)\n"
+        f"    with open({str(seen)!r}, 'a') as out:\n"
+        "        out.write(f\"{os.environ['PYTEST_XDIST_WORKER']} {harness_redis.url} "
+        "{harness_live_mocks.url('strategy-service')}\\n\")\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env["HARNESS_REDIS_SOURCE"] = "process"
+    result = child_pytest(str(planted), "-n", "2", "-q", "-o", "addopts=", env=env, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "6 passed" in result.stdout
+    rows = [line.split() for line in seen.read_text().splitlines()]
+    by_worker = {worker: {(redis_url, mocks_url)} for worker, redis_url, mocks_url in rows}
+    for worker, redis_url, mocks_url in rows:
+        by_worker[worker].add((redis_url, mocks_url))
+    assert sorted(by_worker) == ["gw0", "gw1"]
+    assert all(len(servers) == 1 for servers in by_worker.values())  # one set per worker's session
+    (first,), (second,) = by_worker.values()
+    assert first[0] != second[0]  # its own Redis
+    assert first[1] != second[1]  # its own mocks
