@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 
@@ -131,6 +132,26 @@ def harness_signer() -> Callable[..., Any]:
     from order_service.security.dev import dev_signer
 
     return dev_signer
+
+
+@pytest.fixture
+def harness_signed_client() -> Callable[..., httpx.AsyncClient]:
+    """A factory of clients of an order service: signed as a service, with a user token for an account.
+
+    `harness_signed_client(base_url, identity="algo_engine", account="ZX1234", **httpx_kwargs)`;
+    the dev keys sign, and the dev user token lets `user-1` act for `account`.
+    """
+    from order_service.security.dev import dev_signer, dev_user_token
+
+    def build(
+        base_url: str, identity: str = "algo_engine", account: str = "ZX1234", **kwargs: Any
+    ) -> httpx.AsyncClient:
+        headers = {"authorization": f"Bearer {dev_user_token(accounts=(account,))}", "x-trading-account-id": account}
+        return httpx.AsyncClient(
+            base_url=base_url, auth=dev_signer(identity), headers={**headers, **kwargs.pop("headers", {})}, **kwargs
+        )
+
+    return build
 
 
 def _redis_required(config: pytest.Config) -> bool:

@@ -125,10 +125,10 @@ class InMemoryOutbox:
 class RedisOutbox:
     """Durable and shared: a list of ids per service, the items in one hash."""
 
-    def __init__(self, client: aioredis.Redis, *, prefix: str = keys.OUTBOX, lock_ttl_ms: int = 30_000) -> None:
+    def __init__(self, client: aioredis.Redis, *, prefix: str = keys.OUTBOX, lock_ttl: float = 30.0) -> None:
         self._redis = client
         self._prefix = prefix
-        self._lock_ttl_ms = lock_ttl_ms
+        self._lock_ttl = lock_ttl  # seconds a relay's lock outlives a relay that died holding it
 
     def _queue(self, service: str) -> str:
         return f"{self._prefix}:{{{service}}}:queue"  # the hash tag keeps a service's keys on one slot
@@ -180,7 +180,7 @@ class RedisOutbox:
     @contextlib.asynccontextmanager
     async def lock(self, service: str) -> AsyncIterator[bool]:
         key, token = f"{self._prefix}:{{{service}}}:relay-lock", secrets.token_hex(8)
-        acquired = bool(await self._redis.set(key, token, nx=True, px=self._lock_ttl_ms))
+        acquired = bool(await self._redis.set(key, token, nx=True, px=int(self._lock_ttl * 1000)))
         try:
             yield acquired
         finally:

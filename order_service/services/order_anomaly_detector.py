@@ -296,5 +296,5 @@ class OrderAnomalyDetector:
 
 
 def _plain(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text if "." not in text else text.rstrip("0").rstrip(".")
+    """A figure without trailing zeros or an exponent: normalize() drops the zeros, "f" the exponent."""
+    return format(value.normalize(), "f")

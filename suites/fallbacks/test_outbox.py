@@ -280,7 +280,7 @@ async def test_redis_drops_an_id_without_its_item_and_goes_on(
     client = aioredis.Redis.from_url(redis_url, decode_responses=decoded)
     try:
         outbox = RedisOutbox(client)
-        redis_client.rpush("outbox:{a}:queue", "orphan-1", "orphan-2")
+        redis_client.rpush("outbox:{a}:queue", "orphan-1", "orphan-1", "orphan-2")  # a doubled id goes at once
         await outbox.append(item("a", 5))
         with caplog.at_level(logging.ERROR, logger="order_service.outbox"):
             head = await outbox.head("a")
@@ -303,7 +303,7 @@ async def test_redis_lock_expires_and_frees_only_its_own(redis_url: str, redis_c
         async with RedisOutbox(client).lock("a") as mine:
             assert mine
             assert 29_000 < redis_client.pttl(key) <= 30_000  # the default: 30 s
-        outbox = RedisOutbox(client, lock_ttl_ms=5_000)
+        outbox = RedisOutbox(client, lock_ttl=5)
         async with outbox.lock("a") as mine:
             assert mine
             assert 4_000 < redis_client.pttl(key) <= 5_000
@@ -357,10 +357,14 @@ async def test_each_redis_outbox_write_is_one_transaction(redis_url: str, redis_
         await client.aclose()
 
 
-async def test_a_refused_write_appended_twice_is_dead_lettered_once(outbox: Outbox) -> None:
+async def test_a_refused_write_appended_twice_is_dead_lettered_once(
+    outbox: Outbox, caplog: pytest.LogCaptureFixture
+) -> None:
     kept = item("a", 1)
     await outbox.append(kept)
     await outbox.append(kept)
-    assert await OutboxRelay(outbox, {"a": answering({1: "rejected"})}).drain("a") == 1
+    with caplog.at_level(logging.ERROR, logger="order_service.outbox"):
+        assert await OutboxRelay(outbox, {"a": answering({1: "rejected"})}).drain("a") == 1
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["OUTBOX_DEAD_LETTER"]  # no orphan left
     assert await outbox.depth("a") == 0
     assert [letter.item for letter in await outbox.dead("a")] == [kept]

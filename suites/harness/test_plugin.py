@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -238,3 +239,18 @@ def test_under_xdist_each_worker_has_its_own_servers(tmp_path: Path) -> None:
     (first,), (second,) = by_worker.values()
     assert first[0] != second[0]  # its own Redis
     assert first[1] != second[1]  # its own mocks
+
+
+async def test_a_signed_client_places_an_order_on_the_reference_service(harness_signed_client: Any) -> None:
+    """The real verifier accepts what the fixture's client sends: signature, user token, account."""
+    from order_service.api.app import create_app
+    from order_service.security.dev import dev_security_settings
+    from order_service.settings import Settings
+    from suites.fixtures.orders import LIMIT_ORDER
+
+    app = create_app(Settings(security=dev_security_settings()))
+    async with harness_signed_client("http://order.test", transport=httpx.ASGITransport(app=app)) as client:
+        placed = await client.post("/orders", json=LIMIT_ORDER)
+        assert placed.status_code == 201, placed.text
+        assert placed.json()["trading_account_id"] == "ZX1234"
+        assert (await client.get("/orders", auth=None)).status_code == 401  # the same client unsigned: refused

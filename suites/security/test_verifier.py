@@ -77,6 +77,24 @@ async def test_a_replay_is_refused_within_the_window_and_stale_after_it() -> Non
     assert await reason(verifier, request) == "stale_timestamp"
 
 
+class RecordingStore:
+    def __init__(self) -> None:
+        self.kept: list[tuple[str, int]] = []
+
+    async def first_seen(self, signature: str, until: int) -> bool:
+        self.kept.append((signature, until))
+        return True
+
+
+async def test_a_signature_is_remembered_exactly_while_its_timestamp_can_be_accepted() -> None:
+    """Until timestamp + tolerance + 1: the first second its timestamp is stale (no longer, it costs memory)."""
+    store = RecordingStore()
+    verifier = RequestVerifier(STORE, store, tolerance=300, clock=lambda: NOW)
+    request = signed(timestamp=NOW - 10)
+    assert await reason(verifier, request) is None
+    assert [until for _, until in store.kept] == [NOW - 10 + 301]
+
+
 async def test_the_memory_store_forgets_a_signature_at_its_until_as_redis_exat_does() -> None:
     clock = [100.0]
     store = InMemoryReplayStore(clock=lambda: clock[0])
