@@ -11,7 +11,10 @@ import pytest
 import yaml
 
 from mocks.app import create_app
+from mocks.behaviour import Behaviour, Reply
+from mocks.clock import MockClock
 from mocks.transport import MockTransport
+from mocks.validation import MockRequest
 
 pytestmark = pytest.mark.anyio
 
@@ -117,3 +120,158 @@ async def test_every_body_problem_is_listed_with_its_path(probe: httpx.AsyncClie
             ("body", "items.2.qty", '"qty" is a required property'),
         ]
     )
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("n=abc", [("query", "i", "is required"), ("query", "n", "'abc' is not a finite number")]),
+        ("i=x&n=abc", [("query", "i", "'x' is not an integer"), ("query", "n", "'abc' is not a finite number")]),
+        ("i=1&n=", [("query", "n", "'' is not a finite number")]),  # a blank value is a value
+    ],
+)
+async def test_every_parameter_is_checked_after_a_bad_one(
+    probe: httpx.AsyncClient, query: str, expected: list[Any]
+) -> None:
+    response = await probe.get(f"/probe?{query}", headers={"x-tag": "t"})
+    assert reasons(response) == expected
+    assert response.json()["message"] == "the request does not match the contract"
+
+
+class Echo(Behaviour):
+    """Answers what the handler was given: the converted parameters, the operation, the body's size."""
+
+    def __init__(self, clock: MockClock) -> None:
+        super().__init__(clock)
+        self.handlers = {"probe": self.echo, "submit": self.echo}
+
+    def echo(self, request: MockRequest) -> Reply:
+        return Reply(
+            200,
+            {
+                "operation": request.operation_id,
+                "query": request.query,
+                "header": request.headers.get("x-tag"),
+                "body": request.body,
+                "raw_body": len(request.raw_body),
+            },
+        )
+
+
+@pytest.fixture
+async def echo(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    path = tmp_path / "probe.yaml"
+    path.write_text(yaml.safe_dump(CONTRACT))
+    app = create_app(path, Echo(MockClock()))
+    async with httpx.AsyncClient(transport=MockTransport(app), base_url="http://probe.test") as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    ("query", "converted"),
+    [
+        ("i=7", {"i": 7}),
+        ("i=-3&n=2.5", {"i": -3, "n": 2.5}),
+        ("i=0&b=true", {"i": 0, "b": True}),
+        ("i=0&b=false", {"i": 0, "b": False}),
+    ],
+)
+async def test_handlers_get_parameters_in_their_types(echo: httpx.AsyncClient, query: str, converted: Any) -> None:
+    answer = (await echo.get(f"/probe?{query}", headers={"x-tag": "t"})).json()
+    assert answer == {"operation": "probe", "query": converted, "header": "t", "body": None, "raw_body": 0}
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "APPLICATION/JSON",
+        "application/json;a=1;b=2",
+        "application/merge-patch+json",
+        " application/json ",
+    ],
+)
+async def test_json_bodies_are_known_by_their_media_type(echo: httpx.AsyncClient, content_type: str) -> None:
+    raw = b'{"name": "ab", "items": []}'
+    response = await echo.post("/probe", content=raw, headers={"content-type": content_type})
+    assert response.status_code == 200, response.text
+    assert response.json()["body"] == {"name": "ab", "items": []}
+    assert response.json()["raw_body"] == len(raw)
+
+
+@pytest.mark.parametrize(
+    ("headers", "shown"),
+    [({"content-type": "text/plain"}, "'text/plain'"), ({}, "'(none)'"), ({"content-type": "json"}, "'json'")],
+)
+async def test_other_media_types_are_refused_by_name(
+    echo: httpx.AsyncClient, headers: dict[str, str], shown: str
+) -> None:
+    response = await echo.post("/probe", content=b'{"name": "ab", "items": []}', headers=headers)
+    assert response.status_code == 415
+    assert response.json() == {
+        "error": "unsupported_media_type",
+        "message": f"content type {shown} is not accepted; use application/json",
+    }
+
+
+async def test_a_missing_required_body_is_named(echo: httpx.AsyncClient) -> None:
+    response = await echo.post("/probe", headers={"content-type": "application/json"})
+    assert reasons(response) == [("body", "", "a JSON request body is required")]
+
+
+SECURED = {
+    "openapi": "3.1.0",
+    "info": {"title": "credentials probe", "version": "1"},
+    "paths": {
+        "/secret": {
+            "get": {
+                "operationId": "secret",
+                # either Zeta alone, or Alpha and Beta together
+                "security": [{"zeta": []}, {"alpha": [], "beta": []}],
+                "responses": {"200": {"description": "ok", "content": {"application/json": {"example": {}}}}},
+            }
+        }
+    },
+    "components": {
+        "securitySchemes": {
+            "zeta": {"type": "apiKey", "in": "header", "name": "X-Zeta"},
+            "alpha": {"type": "apiKey", "in": "header", "name": "X-Alpha"},
+            "beta": {"type": "apiKey", "in": "header", "name": "X-Beta", "x-pattern": "^[0-9]+$"},
+        }
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({}, "invalid credentials: X-Zeta is missing"),  # the alternative closest to being met
+        ({"x-alpha": "a"}, "invalid credentials: X-Zeta is missing"),
+        ({"x-alpha": "a", "x-beta": "b", "x-zeta": ""}, "invalid credentials: X-Zeta is missing"),
+    ],
+)
+async def test_credentials_name_what_the_nearest_alternative_lacks(
+    tmp_path: Path, headers: dict[str, str], message: str
+) -> None:
+    path = tmp_path / "secured.yaml"
+    path.write_text(yaml.safe_dump(SECURED))
+    async with httpx.AsyncClient(transport=MockTransport(create_app(path)), base_url="http://s.test") as client:
+        response = await client.get("/secret", headers=headers)
+        assert (response.status_code, response.json()) == (401, {"error": "unauthorized", "message": message})
+        both_wrong = await client.get("/secret", headers={"x-alpha": "", "x-beta": "b"})
+        assert both_wrong.json()["message"] == "invalid credentials: X-Zeta is missing"
+        allowed = [await client.get("/secret", headers=h) for h in ({"x-zeta": "z"}, {"x-alpha": "a", "x-beta": "7"})]
+        assert [r.status_code for r in allowed] == [200, 200]
+
+
+async def test_every_problem_of_the_nearest_alternative_is_listed(tmp_path: Path) -> None:
+    two = {
+        **SECURED,
+        "paths": {"/secret": {"get": {**SECURED["paths"]["/secret"]["get"], "security": [{"alpha": [], "beta": []}]}}},
+    }
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump(two))
+    async with httpx.AsyncClient(transport=MockTransport(create_app(path)), base_url="http://s.test") as client:
+        response = await client.get("/secret", headers={"x-beta": "b"})
+    assert response.json()["message"] == ("invalid credentials: X-Alpha is missing; X-Beta is malformed")
