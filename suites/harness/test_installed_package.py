@@ -116,6 +116,18 @@ def test_the_installed_package_is_not_the_checkout(installed: Installed) -> None
     assert str(installed.venv) in where.stdout
 
 
+def test_the_installed_package_finds_its_contracts_and_dev_keys(installed: Installed) -> None:
+    """What a bare wheel lacked: `build_mock` raised ContractError, `dev_security_settings` FileNotFoundError."""
+    probe = (
+        "from mocks.registry import build_mock; from order_service.security.dev import dev_security_settings; "
+        "app = build_mock('strategy-service'); settings = dev_security_settings(); "
+        "print(sorted(app.engine.contract.operations)[0], settings.credentials_file.is_file())"
+    )
+    result = installed.run(installed.bin("python"), "-c", probe)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["createDefaultStrategy", "True"]
+
+
 def test_harness_help_names_every_command(installed: Installed) -> None:
     result = installed.run(installed.bin("harness"), "--help")
     assert result.returncode == 0, result.stderr

@@ -23,6 +23,12 @@ from suites.fixtures.pact import CONSUMER, PROVIDERS, pact_file_name
 pytestmark = pytest.mark.live
 
 
+def verify_pacts(*args: str) -> subprocess.CompletedProcess[str]:
+    """`harness verify-pacts ARGS` as a provider team runs it; its output captured."""
+    command = [sys.executable, "-m", "harness", "verify-pacts", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
 @pytest.fixture
 def drifted_strategy_service(live_mocks: LiveMocks) -> str:
     """The strategy mock answering portfolios with a renamed field, and default lookups with 500."""
@@ -76,23 +82,13 @@ def test_a_drifted_provider_fails_with_each_mismatch_named(
 def test_the_command_exits_non_zero_with_a_readable_report(
     live_mocks: LiveMocks, drifted_strategy_service: str
 ) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness",
-            "verify-pacts",
-            "--provider",
-            "strategy-service",
-            "--url",
-            drifted_strategy_service,
-            "--states-url",
-            live_mocks.admin("strategy-service") + "/states",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = verify_pacts(
+        "--provider",
+        "strategy-service",
+        "--url",
+        drifted_strategy_service,
+        "--states-url",
+        live_mocks.admin("strategy-service") + "/states",
     )
     assert result.returncode == 1
     assert result.stdout.startswith("strategy-service: 4 of 11 interactions failed")
@@ -103,13 +99,7 @@ def test_the_command_exits_non_zero_with_a_readable_report(
 
 
 def test_the_command_refuses_an_unknown_provider() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "harness", "verify-pacts", "--provider", "billing", "--url", "http://127.0.0.1:1"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = verify_pacts("--provider", "billing", "--url", "http://127.0.0.1:1")
     assert result.returncode == 2
     assert "no pact for provider 'billing'" in result.stderr
     assert "(pacts for: account-service, analytics-service, config-service, strategy-service)" in result.stderr
@@ -123,23 +113,8 @@ def test_a_pact_without_interactions_fails(live_mocks: LiveMocks, tmp_path: Path
         "metadata": {"pactSpecification": {"version": "4.0"}},
     }
     (tmp_path / pact_file_name("config-service")).write_text(json.dumps(empty))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness",
-            "verify-pacts",
-            "--provider",
-            "config-service",
-            "--url",
-            live_mocks.url("config-service"),
-            "--pact-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = verify_pacts(
+        "--provider", "config-service", "--url", live_mocks.url("config-service"), "--pact-dir", str(tmp_path)
     )
     assert result.returncode == 1, result.stdout
     assert result.stdout.strip() == "config-service: the pact has no interactions, so nothing was verified"
@@ -159,25 +134,15 @@ def test_the_command_writes_junit_xml_a_ci_reads(
     live_mocks: LiveMocks, drifted_strategy_service: str, tmp_path: Path
 ) -> None:
     junit = tmp_path / "pact.xml"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness",
-            "verify-pacts",
-            "--provider",
-            "strategy-service",
-            "--url",
-            drifted_strategy_service,
-            "--states-url",
-            live_mocks.admin("strategy-service") + "/states",
-            "--junit-xml",
-            str(junit),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = verify_pacts(
+        "--provider",
+        "strategy-service",
+        "--url",
+        drifted_strategy_service,
+        "--states-url",
+        live_mocks.admin("strategy-service") + "/states",
+        "--junit-xml",
+        str(junit),
     )
     assert result.returncode == 1, result.stderr
     suite = ElementTree.parse(junit).getroot()
