@@ -119,11 +119,16 @@ def harness_live_servers(tmp_path_factory: pytest.TempPathFactory, pytestconfig:
 
 
 @pytest.fixture
-def harness_live_mocks(harness_live_servers: LiveMocks, request: pytest.FixtureRequest) -> LiveMocks:
-    """Every mock as a real server, reset before the test (and given its `harness_fault` markers)."""
+def harness_live_mocks(harness_live_servers: LiveMocks, request: pytest.FixtureRequest) -> Iterator[LiveMocks]:
+    """Every mock as a real server, reset before the test (and given its `harness_fault` markers).
+
+    An error raised inside a mock while it served the test fails the test after it ran
+    (`MockFailed`, with the traceback from the mock's process).
+    """
     harness_live_servers.reset()
     _apply_faults(request, harness_live_servers)
-    return harness_live_servers
+    yield harness_live_servers
+    harness_live_servers.raise_failures()
 
 
 @pytest.fixture

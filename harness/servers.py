@@ -241,6 +241,21 @@ class LiveMocks:
         """What `mocks up` printed so far (empty when these servers are not ours)."""
         return self.log.read_text(errors="replace") if self.log else ""
 
+    def raise_failures(self) -> None:
+        """Raise what failed inside a mock since the last reset, with the mock's own traceback.
+
+        Raises:
+            MockFailed: naming the mock; the message carries the traceback from its process.
+        """
+        with httpx.Client(timeout=5) as client:
+            for name in sorted(self.urls):
+                found = client.get(self.admin(name) + "/failures").raise_for_status().json()["failures"]
+                if found:
+                    raise MockFailed(
+                        f"{name} failed inside {len(found)} time(s); the first: {found[0]['error']}\n"
+                        f"{found[0]['traceback']}"
+                    )
+
     def reset(self) -> None:
         """Every mock back to its first state: data, faults, journal, clock."""
         with httpx.Client(timeout=5) as client:

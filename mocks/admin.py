@@ -7,6 +7,7 @@ fault injection, the request journal and the mock clock.
 from __future__ import annotations
 
 import contextlib
+import traceback
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
@@ -174,6 +175,15 @@ def build_admin_router(engine: Engine) -> APIRouter:
         if not engine.faults.remove(fault_id):
             raise HTTPException(404, f"no fault {fault_id}")
         return {"status": "removed"}
+
+    @router.get("/failures")
+    def failures() -> dict[str, Any]:
+        """What failed inside the mock since the last reset (each answered 500), with its traceback."""
+        return {
+            "failures": [
+                {"error": repr(exc), "traceback": "".join(traceback.format_exception(exc))} for exc in engine.failures
+            ]
+        }
 
     @router.get("/journal")
     def journal(

@@ -254,3 +254,39 @@ async def test_a_signed_client_places_an_order_on_the_reference_service(harness_
         assert placed.status_code == 201, placed.text
         assert placed.json()["trading_account_id"] == "ZX1234"
         assert (await client.get("/orders", auth=None)).status_code == 401  # the same client unsigned: refused
+
+
+@pytest.mark.live
+def test_an_error_inside_a_live_mock_comes_back_with_its_traceback(tmp_path: Path) -> None:
+    """A contract whose example breaks its own schema: the mock's process answers 500 and says why."""
+    from harness.servers import start_mock_servers, stop_mock_servers
+    from mocks.registry import CONTRACTS_DIR
+
+    planted = tmp_path / "contracts"
+    planted.mkdir()
+    for contract in CONTRACTS_DIR.glob("*.yaml"):
+        text = contract.read_text()
+        if contract.name == "order-service.yaml":
+            text = text.replace(
+                "              example:\n                status: ready\n",
+                "              example:\n                status: 42\n",
+                1,
+            )
+        (planted / contract.name).write_text(text)
+    live = start_mock_servers(
+        tmp_path / "mocks.log", extra=("--no-redis", "--no-order-service", "--contracts-dir", str(planted))
+    )
+    try:
+        live.raise_failures()  # nothing failed yet
+        assert httpx.get(live.url("order-service") + "/health/ready", timeout=5).status_code == 500
+        with pytest.raises(MockFailed) as failed:
+            live.raise_failures()
+        message = str(failed.value)
+        assert message.startswith("order-service failed inside 1 time(s); the first: RuntimeError(")
+        assert "getReadiness 200 answer breaks the contract" in message
+        assert 'File "' in message
+        assert "_check_reply" in message
+        live.reset()
+        live.raise_failures()  # a reset forgets them
+    finally:
+        stop_mock_servers(live)
