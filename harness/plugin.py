@@ -30,17 +30,20 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
-import redis
 
-from harness.redis import RealRedis, RedisUnavailable, open_source
-from harness.servers import InProcessMocks, LiveMocks, in_process_url, start_mock_servers, stop_mock_servers
-from mocks.app import MockApp
-from mocks.engine import MockSettings
-from mocks.registry import CONTRACTS_DIR, SERVICES, build_mock
+# Only pytest at import: pytest loads this plugin in every run of an environment that has the
+# harness installed, so the mocks, httpx and redis are imported by the fixtures that use them.
+if TYPE_CHECKING:
+    import httpx
+    import redis
+
+    from harness.redis import RealRedis
+    from harness.servers import InProcessMocks, LiveMocks
+    from mocks.app import MockApp
+    from mocks.engine import MockSettings
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -59,7 +62,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _contracts_dir(config: pytest.Config) -> Path:
     configured = str(config.getini("harness_contracts_dir") or "")
-    return (config.rootpath / configured) if configured else CONTRACTS_DIR
+    if configured:
+        return config.rootpath / configured
+    from mocks.registry import CONTRACTS_DIR
+
+    return CONTRACTS_DIR
 
 
 def _apply_faults(request: pytest.FixtureRequest, mock_set: InProcessMocks | LiveMocks) -> None:
@@ -73,12 +80,17 @@ def _apply_faults(request: pytest.FixtureRequest, mock_set: InProcessMocks | Liv
 @pytest.fixture(scope="session")
 def harness_mock_settings() -> MockSettings:
     """The in-process mocks' limits; override this fixture to change them."""
+    from mocks.engine import MockSettings
+
     return MockSettings()
 
 
 @pytest.fixture(scope="session")
 def harness_in_process_apps(harness_mock_settings: MockSettings, pytestconfig: pytest.Config) -> dict[str, MockApp]:
     """Every mock app, built once a session; the config-service mock points at the others."""
+    from harness.servers import in_process_url
+    from mocks.registry import SERVICES, build_mock
+
     registry = {name: in_process_url(name) for name in SERVICES}
     contracts = _contracts_dir(pytestconfig)
     return {
@@ -96,6 +108,8 @@ def harness_mocks(
     An error raised inside a mock while it served the test fails the test after it ran
     (`MockFailed`, the mock's error as its cause), even when the test did not look at the 500.
     """
+    from harness.servers import InProcessMocks
+
     mock_set = InProcessMocks(harness_in_process_apps)
     mock_set.reset()
     _apply_faults(request, mock_set)
@@ -107,6 +121,8 @@ def harness_mocks(
 def harness_live_servers(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[LiveMocks]:
     """Real mock servers for the session (each xdist worker starts its own, on its own ports)."""
     contracts = _contracts_dir(pytestconfig)
+    from harness.servers import start_mock_servers, stop_mock_servers
+
     live = start_mock_servers(
         tmp_path_factory.mktemp("harness-mocks") / "mocks.log",
         timeout=float(pytestconfig.getini("harness_ready_timeout")),
@@ -146,6 +162,8 @@ def harness_signed_client() -> Callable[..., httpx.AsyncClient]:
     `harness_signed_client(base_url, identity="algo_engine", account="ZX1234", **httpx_kwargs)`;
     the dev keys sign, and the dev user token lets `user-1` act for `account`.
     """
+    import httpx
+
     from order_service.security.dev import dev_signer, dev_user_token
 
     def build(
@@ -168,6 +186,8 @@ def _redis_required(config: pytest.Config) -> bool:
 @pytest.fixture(scope="session")
 def harness_redis(pytestconfig: pytest.Config) -> Iterator[RealRedis]:
     """A real Redis for the session (each xdist worker its own), from the first source that works."""
+    from harness.redis import RedisUnavailable, open_source
+
     try:
         source = open_source(os.environ.get("HARNESS_REDIS_SOURCE") or None)
         server = next(source)
