@@ -205,7 +205,7 @@ class InProcessMocks:
         for name, app in sorted(self.apps.items()):
             if app.engine.failures:
                 first = app.engine.failures[0]
-                count = len(app.engine.failures)
+                count = app.engine.failure_count
                 raise MockFailed(f"{name} failed inside {count} time(s); the first: {first!r}") from first
 
     def _known(self, name: str) -> MockApp:
@@ -249,11 +249,12 @@ class LiveMocks:
         """
         with httpx.Client(timeout=5) as client:
             for name in sorted(self.urls):
-                found = client.get(self.admin(name) + "/failures").raise_for_status().json()["failures"]
-                if found:
+                answer = client.get(self.admin(name) + "/failures").raise_for_status().json()
+                if answer["failures"]:
+                    first = answer["failures"][0]
                     raise MockFailed(
-                        f"{name} failed inside {len(found)} time(s); the first: {found[0]['error']}\n"
-                        f"{found[0]['traceback']}"
+                        f"{name} failed inside {answer['total']} time(s); the first: {first['error']}\n"
+                        f"{first['traceback']}"
                     )
 
     def reset(self) -> None:

@@ -180,9 +180,10 @@ def build_admin_router(engine: Engine) -> APIRouter:
     def failures() -> dict[str, Any]:
         """What failed inside the mock since the last reset (each answered 500), with its traceback."""
         return {
+            "total": engine.failure_count,
             "failures": [
                 {"error": repr(exc), "traceback": "".join(traceback.format_exception(exc))} for exc in engine.failures
-            ]
+            ],
         }
 
     @router.get("/journal")

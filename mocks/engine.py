@@ -32,6 +32,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 ADMIN_PREFIX = "/__admin"
+FAILURES_KEPT = 20  # errors inside the mock kept for the test that caused them (all are counted)
 _JSON = (b"content-type", b"application/json")
 
 
@@ -109,7 +110,8 @@ class Engine:
         # (state name, what the behaviour held before its set-up), oldest first: teardown puts it back
         self.state_checkpoints: list[tuple[str, dict[str, Any]]] = []
         # what failed inside the mock since the last reset (a test harness re-raises them in the test)
-        self.failures: list[Exception] = []
+        self.failures: list[Exception] = []  # the first FAILURES_KEPT: each holds its frames alive
+        self.failure_count = 0
         self._replies: dict[tuple[str, str], Reply] = {}
         self._examples = {
             op_id: Reply(op.success.status, op.success.example) for op_id, op in contract.operations.items()
@@ -130,6 +132,7 @@ class Engine:
         self.faults.clear()
         self.state_checkpoints.clear()
         self.failures.clear()
+        self.failure_count = 0
         self._replies.clear()
         self.behaviour.clock.reset()
         self.behaviour.reset()
@@ -202,7 +205,9 @@ class Engine:
             raise
         except Exception as exc:
             log.exception("the mock failed on %s %s", method, path)
-            self.failures.append(exc)
+            self.failure_count += 1
+            if len(self.failures) < FAILURES_KEPT:  # a mock failing for days keeps its memory bounded
+                self.failures.append(exc)
             if entry is not None:
                 entry.status = 500
             failure = {"error": "internal_error", "message": "the mock failed; see its log"}

@@ -290,3 +290,20 @@ def test_an_error_inside_a_live_mock_comes_back_with_its_traceback(tmp_path: Pat
         live.raise_failures()  # a reset forgets them
     finally:
         stop_mock_servers(live)
+
+
+async def test_a_mock_failing_again_and_again_keeps_only_the_first_failures(harness_mocks: InProcessMocks) -> None:
+    from mocks.engine import FAILURES_KEPT
+
+    app = harness_mocks.app("strategy-service")
+    original = app.engine.behaviour.handlers["validateStrategy"]
+    app.engine.behaviour.handlers["validateStrategy"] = lambda request: 1 / 0  # type: ignore[assignment,return-value]
+    try:
+        for _ in range(FAILURES_KEPT + 5):
+            await get(harness_mocks, VALIDATE)
+        assert (len(app.engine.failures), app.engine.failure_count) == (FAILURES_KEPT, FAILURES_KEPT + 5)
+        with pytest.raises(MockFailed, match=rf"failed inside {FAILURES_KEPT + 5} time\(s\)"):
+            harness_mocks.raise_failures()
+    finally:
+        app.engine.behaviour.handlers["validateStrategy"] = original
+        harness_mocks.reset()
