@@ -21,19 +21,20 @@ $(BIN)/python:
 	@echo "make: creating the virtualenv $(VENV)"
 	@$(PYTHON) -m venv $(VENV)
 
-$(RUN_STAMP): requirements/run.txt pyproject.toml | $(BIN)/python
-	@echo "make: installing what the mocks need (requirements/run.txt, pinned with hashes)"
-	@$(BIN)/python -m pip install --quiet --require-hashes -r requirements/run.txt
+# $(call install,LOCK,WHO,STAMP-KIND): the lock's pins, then this project without dependencies
+define install
+	@echo "make: installing what $(2) need ($(1), pinned with hashes)"
+	@$(BIN)/python -m pip install --quiet --require-hashes -r $(1)
 	@echo "make: installing this project (editable)"
 	@$(BIN)/python -m pip install --quiet --no-deps -e .
-	@rm -f $(VENV)/.run-* && touch $@
+	@rm -f $(VENV)/.$(3)-* && touch $@
+endef
+
+$(RUN_STAMP): requirements/run.txt pyproject.toml | $(BIN)/python
+	$(call install,requirements/run.txt,the mocks,run)
 
 $(TEST_STAMP): requirements/test.txt pyproject.toml | $(BIN)/python
-	@echo "make: installing what the suites need (requirements/test.txt, pinned with hashes)"
-	@$(BIN)/python -m pip install --quiet --require-hashes -r requirements/test.txt
-	@echo "make: installing this project (editable)"
-	@$(BIN)/python -m pip install --quiet --no-deps -e .
-	@rm -f $(VENV)/.test-* && touch $@
+	$(call install,requirements/test.txt,the suites,test)
 
 ## Refresh the lock files from pyproject.toml's ranges (newest versions the registry has).
 lock: | $(BIN)/python

@@ -79,17 +79,22 @@ def test_a_drifted_provider_fails_with_each_mismatch_named(
     assert "4 of 11 interactions failed" in str(report)
 
 
-def test_the_command_exits_non_zero_with_a_readable_report(
-    live_mocks: LiveMocks, drifted_strategy_service: str
-) -> None:
-    result = verify_pacts(
+def against_the_drifted_mock(live_mocks: LiveMocks, url: str) -> tuple[str, ...]:
+    """The command-line arguments that verify the strategy pact against the drifted mock."""
+    return (
         "--provider",
         "strategy-service",
         "--url",
-        drifted_strategy_service,
+        url,
         "--states-url",
         live_mocks.admin("strategy-service") + "/states",
     )
+
+
+def test_the_command_exits_non_zero_with_a_readable_report(
+    live_mocks: LiveMocks, drifted_strategy_service: str
+) -> None:
+    result = verify_pacts(*against_the_drifted_mock(live_mocks, drifted_strategy_service))
     assert result.returncode == 1
     assert result.stdout.startswith("strategy-service: 4 of 11 interactions failed")
     assert "  a request for a strategy's portfolio\n    - $: Actual map is missing the following keys: account_id" in (
@@ -134,16 +139,7 @@ def test_the_command_writes_junit_xml_a_ci_reads(
     live_mocks: LiveMocks, drifted_strategy_service: str, tmp_path: Path
 ) -> None:
     junit = tmp_path / "pact.xml"
-    result = verify_pacts(
-        "--provider",
-        "strategy-service",
-        "--url",
-        drifted_strategy_service,
-        "--states-url",
-        live_mocks.admin("strategy-service") + "/states",
-        "--junit-xml",
-        str(junit),
-    )
+    result = verify_pacts(*against_the_drifted_mock(live_mocks, drifted_strategy_service), "--junit-xml", str(junit))
     assert result.returncode == 1, result.stderr
     suite = ElementTree.parse(junit).getroot()
     assert (suite.tag, suite.get("tests"), suite.get("failures")) == ("testsuite", "11", "4")
