@@ -18,7 +18,7 @@ from mocks.validation import MockRequest
 
 pytestmark = pytest.mark.anyio
 
-CONTRACT = {
+CONTRACT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "validation probe", "version": "1"},
     "paths": {
@@ -220,7 +220,7 @@ async def test_a_missing_required_body_is_named(echo: httpx.AsyncClient) -> None
     assert reasons(response) == [("body", "", "a JSON request body is required")]
 
 
-SECURED = {
+SECURED: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "credentials probe", "version": "1"},
     "paths": {
