@@ -1,11 +1,16 @@
 """`python -m order_service serve`: run the order service (uvicorn) with its background work.
 
     python -m order_service serve --port 8000 --dev
+    python -m order_service migrate          # bring the database's schema up to date, then exit
 
 Settings come from the environment (`ORDER_SERVICE_*`); `--dev` adds the development keys
 and user-token secret (never for production). Redis (`ORDER_SERVICE_REDIS_URL`) is needed
-for orders; discovery starts at `ORDER_SERVICE_CONFIG_SERVICE_URL`. In the background it
-scans Redis usage and replays the outbox.
+for orders; PostgreSQL (`ORDER_SERVICE_DATABASE_URL`) keeps them (without it, in memory:
+a restart loses every order, said at start); discovery starts at
+`ORDER_SERVICE_CONFIG_SERVICE_URL`. `serve` migrates the schema at start, logs one JSON
+line per event on stdout (`ORDER_SERVICE_LOG_FORMAT`, `_LOG_LEVEL`, `_LOG_FILE`), and in
+the background scans Redis usage, delivers the outbox's follow-ups and purges expired
+idempotency records.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import logging
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -22,8 +28,13 @@ from datetime import datetime, timedelta
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
+from order_service import logs
 from order_service.api.app import create_app
 from order_service.clients import ClientHub
+from order_service.errors import StoreError
+from order_service.orders.migrate import migrate
+from order_service.orders.postgres import PostgresOrderStore
+from order_service.orders.store import MemoryOrderStore, OrderStore
 from order_service.security.dev import dev_security_settings
 from order_service.services.order_anomaly_detector import IST
 from order_service.settings import Settings
@@ -41,21 +52,69 @@ def exchange_clock(
     return lambda: origin + timedelta(seconds=monotonic() - began)
 
 
+log = logging.getLogger("order_service.serve")
+PURGE_INTERVAL = 60.0  # seconds between purges of expired idempotency records
+
+
+def order_store(settings: Settings) -> OrderStore:
+    """PostgreSQL when `database_url` is set, else memory (and a warning: a restart loses every order)."""
+    if settings.database_url:
+        return PostgresOrderStore(
+            settings.database_url,
+            claim_seconds=settings.idempotency_claim_seconds,
+            keep_seconds=settings.idempotency_ttl,
+            pool_size=settings.database_pool_size,
+        )
+    log.warning("ORDER_STORE_IN_MEMORY ORDER_SERVICE_DATABASE_URL is not set: orders are lost when the process ends")
+    return MemoryOrderStore(claim_seconds=settings.idempotency_claim_seconds, keep_seconds=settings.idempotency_ttl)
+
+
+async def open_store(store: OrderStore, timeout: float, *, sleep: float = 0.5) -> None:
+    """Open a PostgreSQL store (pool, migrations), waiting up to `timeout` seconds for the database."""
+    if not isinstance(store, PostgresOrderStore):
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await store.open()
+            return
+        except StoreError as exc:
+            if time.monotonic() > deadline:
+                raise StoreError(f"the order database did not answer within {timeout:.0f} s: {exc}") from exc
+            await asyncio.sleep(sleep)
+
+
+async def _purge(store: OrderStore, stop: asyncio.Event) -> None:
+    purge = getattr(store, "purge", None)
+    while purge is not None and not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), PURGE_INTERVAL)
+        try:
+            await purge()
+        except StoreError as exc:  # the relay reports the store's absence; a skipped purge is harmless
+            log.debug("purge skipped: %s", exc)
+
+
 def build(settings: Settings) -> FastAPI:
     if not settings.redis_url:
         raise ValueError("ORDER_SERVICE_REDIS_URL is not set: the order service keeps its limits and keys in Redis")
     clock = exchange_clock(settings.test_clock_start)
     redis = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=0.5, socket_timeout=1.0)
     hub = ClientHub(settings)
-    app = create_app(settings, redis=redis, hub=hub, clock=clock)
+    store = order_store(settings)
+    app = create_app(settings, redis=redis, hub=hub, clock=clock, store=store)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await open_store(store, settings.database_connect_timeout)
         stop = asyncio.Event()
         tasks = [
             asyncio.create_task(app.state.redis_monitor.run(stop=stop)),
             asyncio.create_task(hub.relay.run(settings.outbox_relay_interval, stop=stop)),
+            asyncio.create_task(app.state.relay.run(settings.outbox_relay_interval, stop=stop)),
+            asyncio.create_task(_purge(store, stop)),
         ]
+        log.info("ORDER_SERVICE_STARTED store=%s", "postgresql" if store.durable else "memory")
         try:
             yield
         finally:
@@ -63,9 +122,35 @@ def build(settings: Settings) -> FastAPI:
             await asyncio.gather(*tasks, return_exceptions=True)
             await hub.aclose()
             await redis.aclose()
+            await store.close()
 
     app.router.lifespan_context = lifespan
     return app
+
+
+async def _migrate(settings: Settings) -> int:
+    if not settings.database_url:
+        print("error: ORDER_SERVICE_DATABASE_URL is not set", file=sys.stderr)
+        return 2
+    import asyncpg
+
+    try:
+        connection = await asyncpg.connect(settings.database_url, timeout=settings.database_connect_timeout)
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"error: cannot reach the database: {exc}", file=sys.stderr)
+        return 2
+    try:
+        applied = await migrate(connection)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await connection.close()
+    for migration in applied:
+        print(f"applied {migration.version:04d}_{migration.name}")
+    if not applied:
+        print("the schema is up to date")
+    return 0
 
 
 def _settle_gc() -> None:
@@ -88,10 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--dev", action="store_true", help="use the development keys (never in production)")
+    commands.add_parser("migrate", help="bring the database's schema up to date (serve does it at start too)")
     args = parser.parse_args(argv)
+    settings = Settings()
+    if args.command == "migrate":
+        return asyncio.run(_migrate(settings))
     import uvicorn
 
-    settings = Settings()
+    logs.configure(settings.log_level, settings.log_format, settings.log_file)
     if args.dev:
         settings = settings.model_copy(update={"security": dev_security_settings()})
     if settings.test_clock_start is not None:

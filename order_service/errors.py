@@ -3,6 +3,9 @@
     OrderServiceError                     root of every error the order service raises on purpose
     ├── SecurityError                     (security.errors) a request refused: 401, 403
     ├── ScanError                         (compliance.scanner) a path that cannot be scanned
+    ├── StoreError                        the order store (PostgreSQL) failed
+    │   ├── StoreUnavailableError         the database cannot be reached: orders are refused (503)
+    │   └── MigrationError                (orders.migrate) schema history and code disagree
     └── ServiceError                      anything that went wrong calling another service
         ├── ServiceNotFoundError          404: the resource does not exist
         ├── ServiceRejectedError          another documented 4xx (409, 422): the owner refused the request
@@ -23,6 +26,14 @@ from typing import Any
 
 class OrderServiceError(Exception):
     """Root of the order service's own errors."""
+
+
+class StoreError(OrderServiceError):
+    """The order store failed."""
+
+
+class StoreUnavailableError(StoreError):
+    """The order store cannot be reached now (the order was not placed; a retry may succeed)."""
 
 
 class ServiceError(OrderServiceError):

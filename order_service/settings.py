@@ -117,6 +117,21 @@ class Settings(BaseSettings):
     anomaly: AnomalySettings = AnomalySettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
     idempotency_ttl: Annotated[int, Field(ge=60, description="Seconds an Idempotency-Key answer is kept.")] = 86_400
+    idempotency_claim_seconds: Annotated[
+        float,
+        Field(gt=0, le=300, description="Seconds a key stays claimed by a request that never finished."),
+    ] = 10.0
+    database_url: Annotated[
+        str | None,
+        Field(description="PostgreSQL of the order service's own schema; None keeps orders in memory (not durable)."),
+    ] = None
+    database_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
+    database_connect_timeout: Annotated[
+        float, Field(gt=0, description="Seconds `serve` waits at start for the database before it gives up.")
+    ] = 30.0
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    log_file: Annotated[Path | None, Field(description="Where `serve` writes its log lines; None: stdout.")] = None
     stale_max_age: Annotated[float, Field(ge=0, description="Oldest last-known value a read may serve, seconds.")] = (
         300.0
     )

@@ -19,18 +19,19 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter
 
+from order_service.api.desk import OrderDesk
 from order_service.api.errors import FastJSONResponse, install_error_handlers
 from order_service.api.health import build_health_router
 from order_service.api.orders import build_orders_router
-from order_service.api.placement import Placement
 from order_service.clients import ClientHub
-from order_service.orders.book import OrderBook, SimulatedBroker
+from order_service.orders.book import Broker, SimulatedBroker
+from order_service.orders.relay import FollowUpRelay
+from order_service.orders.store import MemoryOrderStore, OrderStore
 from order_service.security.credentials import CredentialStore
 from order_service.security.dependencies import SecurityContext
 from order_service.security.identity import CriticalServiceAuth
 from order_service.security.users import UserTokens
 from order_service.security.verifying import InMemoryReplayStore, RedisReplayStore, ReplayStore, RequestVerifier
-from order_service.services.idempotency import IdempotencyStore
 from order_service.services.order_anomaly_detector import IST, Calendar, OrderAnomalyDetector
 from order_service.services.rate_limiter import RateLimiter
 from order_service.services.redis_usage_monitor import RedisUsageMonitor
@@ -71,8 +72,9 @@ class Components:
 
     security: SecurityContext
     registry: CollectorRegistry
-    orders: OrderBook
-    placement: Placement
+    store: OrderStore
+    desk: OrderDesk
+    relay: FollowUpRelay | None
     monitor: RedisUsageMonitor | None
     detector: OrderAnomalyDetector | None
     limiter: RateLimiter | None
@@ -86,12 +88,13 @@ def build_components(
     hub: ClientHub | None,
     replay: ReplayStore | None,
     registry: CollectorRegistry | None,
-    book: OrderBook | None,
+    store: OrderStore | None,
+    broker: Broker | None,
     calendar: Calendar | None,
     clock: Callable[[], datetime],
     wall: Callable[[], float],
 ) -> Components:
-    """The service's parts from settings; the Redis-side ones only when `redis` is given."""
+    """The service's parts from settings; the Redis-side ones only when `redis` is given, the relay with `hub`."""
     security = settings.security
     if credentials is None:
         if security.credentials_file is None:
@@ -109,27 +112,33 @@ def build_components(
             "order_service_auth_failures_total", "Refused requests by reason.", ["reason"], registry=registry
         ),
     )
-    orders = book or OrderBook(SimulatedBroker(LAST_PRICES), clock=clock)  # order times on the exchange clock
+    if store is None:
+        store = MemoryOrderStore(
+            claim_seconds=settings.idempotency_claim_seconds, keep_seconds=settings.idempotency_ttl
+        )
     detector: OrderAnomalyDetector | None = None
     limiter: RateLimiter | None = None
-    idempotency: IdempotencyStore | None = None
     monitor: RedisUsageMonitor | None = None
     if redis is not None:  # the Redis-side services: without Redis, none of them
         detector = OrderAnomalyDetector(redis, settings.anomaly, calendar=calendar, registry=registry)
         limiter = RateLimiter(redis, settings.rate_limit, registry=registry, clock=wall)
-        idempotency = IdempotencyStore(redis, ttl_seconds=settings.idempotency_ttl)
         monitor = RedisUsageMonitor(redis, settings.redis_monitor, registry=registry)
-    placement = Placement(
+    relay = None
+    if hub is not None:
+        owners = (hub.strategy, hub.account, hub.analytics)
+        relay = FollowUpRelay(store, {c.service: c.deliver for c in owners}, registry=registry)
+    desk = OrderDesk(
         settings=settings,
-        book=orders,
-        clock=clock,
+        store=store,
+        broker=broker or SimulatedBroker(LAST_PRICES),
+        clock=clock,  # order times on the exchange clock
         registry=registry,
         hub=hub,
         limiter=limiter,
-        idempotency=idempotency,
         detector=detector,
+        on_follow_up=relay.wake if relay is not None else lambda: None,
     )
-    return Components(context, registry, orders, placement, monitor, detector, limiter)
+    return Components(context, registry, store, desk, relay, monitor, detector, limiter)
 
 
 def create_app(
@@ -140,16 +149,20 @@ def create_app(
     hub: ClientHub | None = None,
     replay: ReplayStore | None = None,
     registry: CollectorRegistry | None = None,
-    book: OrderBook | None = None,
+    store: OrderStore | None = None,
+    broker: Broker | None = None,
     calendar: Calendar | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(IST),
     wall: Callable[[], float] = time.time,
 ) -> FastAPI:
     """The order service; `credentials` default to `settings.security.credentials_file`.
 
-    With `redis`: replay protection, rate limits, idempotency keys, anomaly windows and the
-    Redis monitor. With `hub`: strategy validation, P&L sync after fills, the calendar for
-    the off-hours rule, discovery and breaker health. Metrics go to the hub's registry.
+    `store` keeps orders, idempotency records and the outbox (default: in memory, nothing
+    survives the process; `PostgresOrderStore` is the durable one). With `redis`: replay
+    protection, rate limits, anomaly windows and the Redis monitor. With `hub`: strategy
+    validation, P&L sync after fills through the outbox and its relay (`app.state.relay`:
+    the caller runs it), the calendar for the off-hours rule, discovery and breaker
+    health. Metrics go to the hub's registry.
     """
     parts = build_components(
         settings,
@@ -158,7 +171,8 @@ def create_app(
         hub=hub,
         replay=replay,
         registry=registry,
-        book=book,
+        store=store,
+        broker=broker,
         calendar=calendar,
         clock=clock,
         wall=wall,
@@ -169,6 +183,8 @@ def create_app(
     app.state.security = parts.security
     app.state.registry = parts.registry
     app.state.redis_monitor = parts.monitor
+    app.state.store = parts.store
+    app.state.relay = parts.relay
     requests_total = Counter(
         "order_service_http_requests_total",
         "HTTP requests by method, route and status.",
@@ -177,9 +193,17 @@ def create_app(
     )
     app.add_middleware(RequestCounter, counter=requests_total)
     app.include_router(
-        build_health_router(redis=redis, hub=hub, limiter=parts.limiter, monitor=parts.monitor, registry=parts.registry)
+        build_health_router(
+            redis=redis,
+            hub=hub,
+            limiter=parts.limiter,
+            monitor=parts.monitor,
+            store=parts.store,
+            relay=parts.relay,
+            registry=parts.registry,
+        )
     )
-    app.include_router(build_orders_router(parts.placement, parts.orders, parts.detector, clock))
+    app.include_router(build_orders_router(parts.desk))
     install_error_handlers(app)
     return app
 

@@ -18,12 +18,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from order_service.api.placement import OrderRefused, RateLimited, StrategyRefused
-from order_service.errors import ServiceUnavailableError
+from order_service.api.desk import OrderRefused, RateLimited, StrategyRefused
+from order_service.errors import ServiceUnavailableError, StoreUnavailableError
 from order_service.orders.book import InvalidOrder, OrderFinal, OrderNotFound
+from order_service.orders.store import KeyInProgress, KeyReused
 from order_service.security.dependencies import security_error_handler
 from order_service.security.errors import SecurityError
-from order_service.services.idempotency import KeyInProgress, KeyReused
 
 log = logging.getLogger("order_service.api")
 
@@ -122,6 +122,11 @@ def _redis_down(exc: Exception) -> JSONResponse:
     return _error(503, "unavailable", message, retry_after=1)
 
 
+def _store_down(exc: Exception) -> JSONResponse:
+    log.error("ORDER_STORE_UNAVAILABLE: order operations refused: %s", exc)
+    return _error(503, "unavailable", "orders are refused while the order database is unavailable", retry_after=1)
+
+
 # exception -> its answer; Starlette answers with the row of the nearest class in the exception's MRO
 ERROR_ANSWERS: tuple[tuple[type[Exception], Callable[[Any], JSONResponse]], ...] = (
     (OrderNotFound, lambda exc: _error(404, "not_found", str(exc))),
@@ -131,6 +136,7 @@ ERROR_ANSWERS: tuple[tuple[type[Exception], Callable[[Any], JSONResponse]], ...]
     (KeyReused, lambda exc: _violation("header", "Idempotency-Key", str(exc))),
     (StrategyRefused, lambda exc: _violation("body", "strategy_id", str(exc))),
     (aioredis.RedisError, _redis_down),
+    (StoreUnavailableError, _store_down),
     (
         ServiceUnavailableError,
         lambda exc: _error(503, "unavailable", f"a service the order depends on is unavailable: {exc}", retry_after=1),

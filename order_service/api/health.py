@@ -11,6 +11,9 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from order_service.clients import ClientHub
+from order_service.errors import StoreError
+from order_service.orders.relay import FollowUpRelay
+from order_service.orders.store import OrderStore
 from order_service.services.rate_limiter import RateLimiter
 from order_service.services.redis_usage_monitor import RedisUsageMonitor
 
@@ -28,19 +31,38 @@ async def _redis_check(redis: aioredis.Redis | None) -> dict[str, str]:
         return {"status": "down", "detail": f"Redis unreachable: {type(exc).__name__}"}
 
 
+async def _store_checks(store: OrderStore, relay: FollowUpRelay | None) -> dict[str, dict[str, Any]]:
+    """The order store's check, and the outbox's (counts per owner; dead letters do not make it down)."""
+    kind = "PostgreSQL" if store.durable else "in memory (not durable)"
+    try:
+        counts = await asyncio.wait_for(
+            relay.refresh_gauges() if relay is not None else store.outbox_counts(), CHECK_TIMEOUT
+        )
+    except (TimeoutError, StoreError) as exc:
+        return {"order_store": {"status": "down", "detail": f"{kind}: {type(exc).__name__}"}}
+    pending = sum(c["pending"] for c in counts.values())
+    dead = sum(c["dead"] for c in counts.values())
+    return {
+        "order_store": {"status": "up", "detail": kind},
+        "outbox": {"status": "up", "detail": f"{pending} pending, {dead} dead", "counts": counts},
+    }
+
+
 def build_health_router(
     *,
     redis: aioredis.Redis | None,
     hub: ClientHub | None,
     limiter: RateLimiter | None,
     monitor: RedisUsageMonitor | None,
+    store: OrderStore,
+    relay: FollowUpRelay | None,
     registry: CollectorRegistry,
 ) -> APIRouter:
     router = APIRouter()
 
     @router.get("/health/ready")
     async def ready() -> JSONResponse:
-        checks = {"redis": await _redis_check(redis)}
+        checks = {"redis": await _redis_check(redis), **await _store_checks(store, relay)}
         if hub is not None:
             try:
                 listing = await asyncio.wait_for(hub.config.list_services(), CHECK_TIMEOUT)

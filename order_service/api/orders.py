@@ -6,18 +6,14 @@ trading account the user may act for (the `validate_*` dependencies of `order_se
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
+from order_service.api.desk import OrderDesk
 from order_service.api.errors import FastJSONResponse
-from order_service.api.placement import Placement
-from order_service.orders.book import OrderBook
 from order_service.orders.models import ModifyOrderRequest, OrderStatus, PlaceOrderRequest
-from order_service.security.audit import audit_event
 from order_service.security.dependencies import (
     get_trading_account_id,
     validate_order_cancellation,
@@ -26,7 +22,6 @@ from order_service.security.dependencies import (
     validate_order_placement,
     validate_positions_access,
 )
-from order_service.services.order_anomaly_detector import OrderAnomalyDetector
 
 ORDER_ID = Annotated[str, Path(pattern=r"^[0-9]{15}$")]
 ACCOUNT_ID_PATTERN = r"^[A-Z]{2}[0-9]{4,6}$"
@@ -43,13 +38,8 @@ async def contract_headers(
 ORDER_HEADERS = [Depends(contract_headers)]
 
 
-def build_orders_router(
-    placement: Placement,
-    orders: OrderBook,
-    detector: OrderAnomalyDetector | None,
-    clock: Callable[[], datetime],
-) -> APIRouter:
-    """The order endpoints on `placement` (new orders) and `orders` (the book); cancellations feed `detector`."""
+def build_orders_router(desk: OrderDesk) -> APIRouter:
+    """The order endpoints, served by `desk`."""
     router = APIRouter(default_response_class=FastJSONResponse)
 
     @router.post("/orders", status_code=201, dependencies=ORDER_HEADERS)
@@ -62,7 +52,7 @@ def build_orders_router(
             str | None, Header(alias="Idempotency-Key", min_length=8, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
         ] = None,
     ) -> JSONResponse:
-        status, order = await placement.place(
+        status, order = await desk.place(
             trading_account_id, service_identity, order_request, await request.body(), idempotency_key
         )
         return FastJSONResponse(order, status_code=status)
@@ -75,7 +65,7 @@ def build_orders_router(
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         cursor: Annotated[str | None, Query(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None,
     ) -> dict[str, Any]:
-        items, next_cursor = orders.page(trading_account_id, status, limit, cursor)
+        items, next_cursor = await desk.store.page(trading_account_id, status, limit, cursor)
         return {"items": items, "next_cursor": next_cursor}
 
     @router.get("/orders/{order_id}", dependencies=ORDER_HEADERS)
@@ -84,7 +74,7 @@ def build_orders_router(
         trading_account_id: Annotated[str, Depends(get_trading_account_id)],
         _service: Annotated[str, Depends(validate_order_listing)],
     ) -> dict[str, Any]:
-        return orders.get(trading_account_id, order_id)
+        return await desk.store.get(trading_account_id, order_id)
 
     @router.patch("/orders/{order_id}", dependencies=ORDER_HEADERS)
     async def modify_order(
@@ -93,9 +83,7 @@ def build_orders_router(
         trading_account_id: Annotated[str, Depends(get_trading_account_id)],
         service_identity: Annotated[str, Depends(validate_order_modification)],
     ) -> dict[str, Any]:
-        order = orders.modify(trading_account_id, order_id, change)
-        audit_event("order_modified", order_id=order_id, account=trading_account_id, identity=service_identity)
-        return order
+        return await desk.modify(trading_account_id, service_identity, order_id, change)
 
     @router.delete("/orders/{order_id}", dependencies=ORDER_HEADERS)
     async def cancel_order(
@@ -103,18 +91,14 @@ def build_orders_router(
         trading_account_id: Annotated[str, Depends(get_trading_account_id)],
         service_identity: Annotated[str, Depends(validate_order_cancellation)],
     ) -> dict[str, Any]:
-        order = orders.cancel(trading_account_id, order_id, service_identity)
-        if detector is not None:
-            await detector.check_cancellation(trading_account_id, clock(), order_id)
-        audit_event("order_cancelled", order_id=order_id, account=trading_account_id, identity=service_identity)
-        return order
+        return await desk.cancel(trading_account_id, service_identity, order_id)
 
     @router.get("/positions", dependencies=ORDER_HEADERS)
     async def get_positions(
         trading_account_id: Annotated[str, Depends(get_trading_account_id)],
         _service: Annotated[str, Depends(validate_positions_access)],
     ) -> dict[str, Any]:
-        rows = orders.positions(trading_account_id)
+        rows = await desk.positions(trading_account_id)
         return {"net": rows, "day": rows}
 
     return router

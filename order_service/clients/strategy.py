@@ -30,16 +30,7 @@ class StrategyServiceClient(ServiceClient):
 
     async def sync_strategy_pnl(self, strategy_id: int, pnl_data: PnlSync) -> PnlSnapshot | Deferred:
         """Store the strategy's P&L; kept in the outbox while the service is away."""
-        return await self._write(
-            Call(
-                "syncStrategyPnl",
-                "POST",
-                f"/strategies/{strategy_id}/sync-pnl",
-                PnlSnapshot,
-                body=pnl_data.model_dump(mode="json", exclude_unset=False),
-                idempotency_key=new_idempotency_key("sync-pnl"),
-            )
-        )
+        return await self._write(sync_pnl_call(strategy_id, pnl_data, new_idempotency_key("sync-pnl")))
 
     async def get_default_strategy(self, account_id: str) -> Strategy:
         """An account's default strategy."""
@@ -78,3 +69,15 @@ class StrategyServiceClient(ServiceClient):
                 cache_key=strategy_id,
             )
         )
+
+
+def sync_pnl_call(strategy_id: int, pnl_data: PnlSync, idempotency_key: str) -> Call[PnlSnapshot]:
+    """The `syncStrategyPnl` call, to perform now or to keep in an outbox (the order service's follow-ups)."""
+    return Call(
+        "syncStrategyPnl",
+        "POST",
+        f"/strategies/{strategy_id}/sync-pnl",
+        PnlSnapshot,
+        body=pnl_data.model_dump(mode="json", exclude_unset=False),
+        idempotency_key=idempotency_key,
+    )

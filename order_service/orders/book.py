@@ -1,14 +1,15 @@
-"""The order book: orders per trading account, filled by a simulated broker.
+"""The order book's rules: what an order looks like when placed, changed or cancelled, and positions.
 
-There is no real exchange: `SimulatedBroker` fills MARKET orders at once at its last
-price, rests LIMIT orders OPEN, holds SL/SL-M as TRIGGER PENDING and after-market orders
-as AMO REQ RECEIVED. A real gateway would implement `Broker` instead.
+Pure functions over order documents (dicts shaped as the contract's `Order`); where orders
+are kept is a store's job (`order_service.orders.store`). There is no real exchange:
+`SimulatedBroker` fills MARKET orders at once at its last price, rests LIMIT orders OPEN,
+holds SL/SL-M as TRIGGER PENDING and after-market orders as AMO REQ RECEIVED. A real
+gateway would implement `Broker` instead.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -73,128 +74,166 @@ def _text(value: Decimal) -> str:
     return "0" if text in ("-0", "") else text
 
 
-class OrderBook:
-    def __init__(self, broker: Broker, *, clock: Callable[[], datetime] = lambda: datetime.now(IST)) -> None:
-        self._broker = broker
-        self._clock = clock
-        self._orders: dict[str, dict[str, Any]] = {}
-        self._sequence = itertools.count(1)
+def timestamp(at: datetime) -> str:
+    """An order time as the contract writes it: IST, whole seconds."""
+    return at.astimezone(IST).replace(microsecond=0).isoformat()
 
-    def _now(self) -> str:
-        return self._clock().astimezone(IST).replace(microsecond=0).isoformat()
 
-    def place(self, account: str, request: PlaceOrderRequest, placed_by: str) -> dict[str, Any]:
-        now = self._now()
-        order_id = self._clock().astimezone(IST).strftime("%y%m%d") + f"{next(self._sequence):09d}"
-        order: dict[str, Any] = {
-            "order_id": order_id,
-            "trading_account_id": account,
-            "strategy_id": request.strategy_id,
-            "exchange": request.exchange,
-            "tradingsymbol": request.tradingsymbol,
-            "transaction_type": request.transaction_type,
-            "order_type": request.order_type,
-            "product": request.product,
-            "variety": request.variety,
-            "validity": request.validity,
-            "quantity": request.quantity,
-            "price": _text(request.price) if request.price is not None else None,
-            "trigger_price": _text(request.trigger_price) if request.trigger_price is not None else None,
-            "status": "OPEN",
-            "status_message": None,
-            "filled_quantity": 0,
-            "pending_quantity": request.quantity,
-            "cancelled_quantity": 0,
-            "average_price": "0",
-            "placed_by": placed_by,
-            "placed_at": now,
-            "updated_at": now,
-            "anomalies": [],
-        }
-        self._broker.route(order)
-        self._orders[order_id] = order
-        return order
+def id_prefix(at: datetime) -> str:
+    """The first six digits of an order id: the IST day it was placed (yymmdd); a store adds nine more."""
+    return at.astimezone(IST).strftime("%y%m%d")
 
-    def get(self, account: str, order_id: str) -> dict[str, Any]:
-        order = self._orders.get(order_id)
-        if order is None or order["trading_account_id"] != account:
-            raise OrderNotFound(f"order {order_id} does not exist")
-        return order
 
-    def page(
-        self, account: str, status: str | None, limit: int, before: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        newest_first = sorted(
-            (
-                o
-                for o in self._orders.values()
-                if o["trading_account_id"] == account and (status is None or o["status"] == status)
-            ),
-            key=lambda o: o["order_id"],
-            reverse=True,
+def new_order(broker: Broker, account: str, request: PlaceOrderRequest, placed_by: str, at: datetime) -> dict[str, Any]:
+    """A placed order, routed to `broker`; its `order_id` is the store's to give (empty here)."""
+    now = timestamp(at)
+    order: dict[str, Any] = {
+        "order_id": "",
+        "trading_account_id": account,
+        "strategy_id": request.strategy_id,
+        "exchange": request.exchange,
+        "tradingsymbol": request.tradingsymbol,
+        "transaction_type": request.transaction_type,
+        "order_type": request.order_type,
+        "product": request.product,
+        "variety": request.variety,
+        "validity": request.validity,
+        "quantity": request.quantity,
+        "price": _text(request.price) if request.price is not None else None,
+        "trigger_price": _text(request.trigger_price) if request.trigger_price is not None else None,
+        "status": "OPEN",
+        "status_message": None,
+        "filled_quantity": 0,
+        "pending_quantity": request.quantity,
+        "cancelled_quantity": 0,
+        "average_price": "0",
+        "placed_by": placed_by,
+        "placed_at": now,
+        "updated_at": now,
+        "anomalies": [],
+    }
+    broker.route(order)
+    return order
+
+
+def _changeable(order: Mapping[str, Any]) -> None:
+    if order["status"] in FINAL:
+        raise OrderFinal(f"order {order['order_id']} is {order['status']} and can no longer be changed")
+
+
+def modified(broker: Broker, order: Mapping[str, Any], change: ModifyOrderRequest, at: datetime) -> dict[str, Any]:
+    """The order after `change` (routed again unless it waits for the market to open)."""
+    _changeable(order)
+    merged = {**order, **change.model_dump(exclude_unset=True, mode="json")}
+    try:
+        check_prices(merged["order_type"], merged.get("price"), merged.get("trigger_price"))
+    except MissingPrice as exc:
+        raise InvalidOrder(exc.field, str(exc)) from exc
+    merged["pending_quantity"] = merged["quantity"] - merged["filled_quantity"]
+    merged["updated_at"] = timestamp(at)
+    if merged["status"] != "AMO REQ RECEIVED":
+        broker.route(merged)
+    return merged
+
+
+def cancelled(order: Mapping[str, Any], by: str, at: datetime) -> dict[str, Any]:
+    """The order cancelled by the service `by`: what was pending is cancelled."""
+    _changeable(order)
+    return {
+        **order,
+        "status": "CANCELLED",
+        "status_message": f"cancelled by {by}",
+        "cancelled_quantity": order["pending_quantity"],
+        "pending_quantity": 0,
+        "updated_at": timestamp(at),
+    }
+
+
+@dataclass(frozen=True)
+class Fill:
+    """What one order's fill adds to its position: quantity and value on one side."""
+
+    tradingsymbol: str
+    exchange: str
+    product: str
+    side: str  # BUY or SELL
+    quantity: int
+    value: Decimal
+
+    @classmethod
+    def of(cls, order: Mapping[str, Any], before: Mapping[str, Any] | None = None) -> Fill | None:
+        """The fill `order` gained since `before` (None: nothing new was filled)."""
+        quantity = order["filled_quantity"] - (before["filled_quantity"] if before else 0)
+        if quantity <= 0:
+            return None
+        return cls(
+            order["tradingsymbol"],
+            order["exchange"],
+            order["product"],
+            order["transaction_type"],
+            quantity,
+            quantity * Decimal(order["average_price"]),
         )
-        remaining = [o for o in newest_first if before is None or o["order_id"] < before]
-        page = remaining[:limit]
-        return page, page[-1]["order_id"] if len(remaining) > limit else None
 
-    def modify(self, account: str, order_id: str, change: ModifyOrderRequest) -> dict[str, Any]:
-        order = self.get(account, order_id)
-        if order["status"] in FINAL:
-            raise OrderFinal(f"order {order_id} is {order['status']} and can no longer be changed")
-        updates = change.model_dump(exclude_unset=True, mode="json")
-        merged = {**order, **updates}
-        try:
-            check_prices(merged["order_type"], merged.get("price"), merged.get("trigger_price"))
-        except MissingPrice as exc:
-            raise InvalidOrder(exc.field, str(exc)) from exc
-        merged["pending_quantity"] = merged["quantity"] - merged["filled_quantity"]
-        merged["updated_at"] = self._now()
-        if merged["status"] != "AMO REQ RECEIVED":
-            self._broker.route(merged)
-        order.update(merged)
-        return order
 
-    def cancel(self, account: str, order_id: str, by: str) -> dict[str, Any]:
-        order = self.get(account, order_id)
-        if order["status"] in FINAL:
-            raise OrderFinal(f"order {order_id} is {order['status']} and can no longer be changed")
-        order.update(
-            status="CANCELLED",
-            status_message=f"cancelled by {by}",
-            cancelled_quantity=order["pending_quantity"],
-            pending_quantity=0,
-            updated_at=self._now(),
-        )
-        return order
+@dataclass(frozen=True)
+class Position:
+    """An account's totals on one instrument: what was bought and sold, and for how much."""
 
-    def positions(self, account: str) -> list[dict[str, Any]]:
-        books: dict[tuple[str, str, str], dict[str, list[Any]]] = {}
-        for order in self._orders.values():
-            if order["trading_account_id"] != account or order["filled_quantity"] == 0:
-                continue
-            key = (order["tradingsymbol"], order["exchange"], order["product"])
-            book = books.setdefault(key, {"BUY": [0, Decimal(0)], "SELL": [0, Decimal(0)]})
-            side = book[order["transaction_type"]]
-            side[0] += order["filled_quantity"]
-            side[1] += order["filled_quantity"] * Decimal(order["average_price"])
-        rows = []
-        for (symbol, exchange, product), book in sorted(books.items()):
-            (bought, buy_value), (sold, sell_value) = book["BUY"], book["SELL"]
-            quantity = bought - sold
-            last = self._broker.last_price(symbol)
-            open_side = book["BUY"] if quantity > 0 else book["SELL"] if quantity < 0 else None
-            average = open_side[1] / open_side[0] if open_side else Decimal(0)
-            rows.append(
-                {
-                    "tradingsymbol": symbol,
-                    "exchange": exchange,
-                    "product": product,
-                    "quantity": quantity,
-                    "buy_quantity": bought,
-                    "sell_quantity": sold,
-                    "average_price": _text(average),
-                    "last_price": _text(last),
-                    "pnl": _text(sell_value - buy_value + quantity * last),
-                }
+    tradingsymbol: str
+    exchange: str
+    product: str
+    bought: int = 0
+    buy_value: Decimal = Decimal(0)
+    sold: int = 0
+    sell_value: Decimal = Decimal(0)
+
+    def plus(self, fill: Fill) -> Position:
+        """This position with `fill` added."""
+        if fill.side == "BUY":
+            return Position(
+                self.tradingsymbol,
+                self.exchange,
+                self.product,
+                self.bought + fill.quantity,
+                self.buy_value + fill.value,
+                self.sold,
+                self.sell_value,
             )
-        return rows
+        return Position(
+            self.tradingsymbol,
+            self.exchange,
+            self.product,
+            self.bought,
+            self.buy_value,
+            self.sold + fill.quantity,
+            self.sell_value + fill.value,
+        )
+
+
+def position_rows(positions: Iterable[Position], broker: Broker) -> list[dict[str, Any]]:
+    """The contract's position rows, valued at the broker's last prices, sorted by instrument."""
+    rows = []
+    for p in sorted(positions, key=lambda p: (p.tradingsymbol, p.exchange, p.product)):
+        quantity = p.bought - p.sold
+        last = broker.last_price(p.tradingsymbol)
+        if quantity > 0:
+            average = p.buy_value / p.bought
+        elif quantity < 0:
+            average = p.sell_value / p.sold
+        else:
+            average = Decimal(0)
+        rows.append(
+            {
+                "tradingsymbol": p.tradingsymbol,
+                "exchange": p.exchange,
+                "product": p.product,
+                "quantity": quantity,
+                "buy_quantity": p.bought,
+                "sell_quantity": p.sold,
+                "average_price": _text(average),
+                "last_price": _text(last),
+                "pnl": _text(p.sell_value - p.buy_value + quantity * last),
+            }
+        )
+    return rows

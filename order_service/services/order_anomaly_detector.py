@@ -176,7 +176,12 @@ class OrderAnomalyDetector:
         )
 
     # -- events --------------------------------------------------------------------------
-    async def check_order(self, event: OrderEvent) -> Verdict:
+    async def check_order(self, event: OrderEvent, *, report: bool = True) -> Verdict:
+        """The order's findings, counted in its account's windows; logged unless `report` is off.
+
+        A caller that learns the order id only after the check (the id comes with the commit)
+        passes `report=False` and calls `report` with the id.
+        """
         at = _require_aware(event.at)
         now_ms = int(at.timestamp() * 1000)
         tag = f"{{{event.account}}}"
@@ -216,7 +221,8 @@ class OrderAnomalyDetector:
                 )
             )
         verdict = Verdict(tuple(found), tuple(tags))
-        self._report(event.account, event.order_id, verdict)
+        if report:
+            self.report(event.account, event.order_id, verdict)
         return verdict
 
     async def check_cancellation(self, account: str, at: datetime, order_id: str | None = None) -> Verdict:
@@ -229,7 +235,7 @@ class OrderAnomalyDetector:
             AnomalyType.RAPID_CANCELLATIONS, Decimal(count), Decimal(self._settings.cancellations_per_minute)
         )
         verdict = Verdict(tuple(found))
-        self._report(account, order_id, verdict)
+        self.report(account, order_id, verdict)
         return verdict
 
     async def _order_and_price(self, keys_: list[str], args: list[str | int], symbol: str) -> list[Any]:
@@ -273,7 +279,8 @@ class OrderAnomalyDetector:
         return None if at.weekday() >= 5 else (time(9, 0), time(15, 30))
 
     # -- reporting ---------------------------------------------------------------------
-    def _report(self, account: str, order_id: str | None, verdict: Verdict) -> None:
+    def report(self, account: str, order_id: str | None, verdict: Verdict) -> None:
+        """Count and log each finding of `verdict` (one `ORDER_ANOMALY_*` JSON line each)."""
         for anomaly in verdict.anomalies:
             self._counter.labels(anomaly.type.value, anomaly.severity.value).inc()
             line = json.dumps(

@@ -100,21 +100,28 @@ async def journal(mocks: InProcessMocks, service: str, operation: str) -> list[d
         return list((await admin.get("/__admin/journal", params={"operation_id": operation})).json()["entries"])
 
 
-async def test_a_fill_syncs_the_strategy_pnl_or_keeps_it(
+async def test_a_fill_syncs_the_strategy_pnl_through_the_outbox_or_keeps_it(
     stack: tuple[FastAPI, ClientHub], mocks: InProcessMocks
 ) -> None:
-    app, hub = stack
+    app, _ = stack
+    relay = app.state.relay
     async with api(app) as algo:
         filled = await algo.post("/orders", json=MARKET)
         assert filled.json()["status"] == "COMPLETE"
-        assert [e["status"] for e in await journal(mocks, "strategy-service", "syncStrategyPnl")] == [200]
+        assert await journal(mocks, "strategy-service", "syncStrategyPnl") == []  # the answer did not wait for it
+        assert await relay.deliver_due() == 1
+        synced = await journal(mocks, "strategy-service", "syncStrategyPnl")
+        assert [e["status"] for e in synced] == [200]
+        # one key per fill: the order and how much of it was filled
+        assert synced[0]["headers"]["idempotency-key"] == f"sync-pnl-{filled.json()['order_id']}-{MARKET['quantity']}"
         async with mocks.client("strategy-service") as admin:
             await admin.post(
                 "/__admin/faults", json={"kind": "status", "status": 503, "operation_id": "syncStrategyPnl"}
             )
         second = await algo.post("/orders", json=MARKET)
+        assert await relay.deliver_due() == 1  # tried: the owner answered 503
     assert second.status_code == 201  # the order stands; its P&L waits in the outbox
-    assert await hub.outbox.depth("strategy-service") == 1
+    assert await app.state.store.outbox_counts() == {"strategy-service": {"pending": 1, "dead": 0}}
 
 
 async def test_health_and_metrics_reflect_the_stack(stack: tuple[FastAPI, ClientHub], mocks: InProcessMocks) -> None:

@@ -34,6 +34,7 @@ from schemathesis.config import SchemathesisConfig
 
 from harness.servers import free_port
 from order_service.api.app import create_app
+from order_service.orders.store import MemoryOrderStore
 from order_service.security.dev import DEV_CREDENTIALS, dev_security_settings, dev_user_token
 from order_service.security.signing import signature, string_to_sign
 from order_service.settings import RateLimitSettings, Settings
@@ -129,6 +130,19 @@ class SignOnArrival:
         return [(k, v) for k, v in scope["headers"] if k not in replaced] + list(replaced.items())
 
 
+class FreshStore:
+    """The order store of the app under test, replaced by an empty one for each example."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryOrderStore()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+STORE = FreshStore()
+
+
 @pytest.fixture(scope="module")
 def order_service_url(real_redis: RealRedis) -> Iterator[str]:
     """The app under uvicorn in a thread, so its Redis connections live in one event loop."""
@@ -137,7 +151,7 @@ def order_service_url(real_redis: RealRedis) -> Iterator[str]:
     settings = Settings(
         security=dev_security_settings(), rate_limit=RateLimitSettings(per_account=10**6, per_service=10**6)
     )
-    app = SignOnArrival(create_app(settings, redis=client))
+    app = SignOnArrival(create_app(settings, redis=client, store=STORE))  # type: ignore[arg-type]
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
@@ -195,7 +209,8 @@ def test_the_order_service_conforms_to_its_contract(
     case: schemathesis.Case,  # type: ignore[type-arg]
     redis_client: redis.Redis,
 ) -> None:
-    redis_client.flushdb()  # each example starts clean: no idempotency key or anomaly window carried over
+    redis_client.flushdb()  # each example starts clean: no anomaly window carried over,
+    STORE.inner = MemoryOrderStore()  # and no idempotency key
     case.call_and_validate()
 
 
