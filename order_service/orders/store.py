@@ -246,12 +246,8 @@ class MemoryOrderStore:
         account = order["trading_account_id"]
         where = (account, fill.tradingsymbol, fill.exchange, fill.product)
         position = self._positions.get(where, Position(*where[1:])).plus(fill)
-        after = [
-            p
-            for p in self._account_positions(account)
-            if p.tradingsymbol != position.tradingsymbol
-            or (p.exchange, p.product) != (position.exchange, position.product)
-        ] + [position]
+        mine = {k: p for k, p in self._positions.items() if k[0] == account}
+        after = list({**mine, where: position}.values())
         writes = list(follow_ups(order, after)) if follow_ups else []
 
         def apply() -> None:
