@@ -126,7 +126,7 @@ def build_components(
     relay = None
     if hub is not None:
         owners = (hub.strategy, hub.account, hub.analytics)
-        relay = FollowUpRelay(store, {c.service: c.deliver for c in owners}, registry=registry)
+        relay = FollowUpRelay(store, {c.service: c.deliver for c in owners}, registry=registry, metrics=hub.metrics)
     desk = OrderDesk(
         settings=settings,
         store=store,

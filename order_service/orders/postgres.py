@@ -53,6 +53,12 @@ ON CONFLICT (account, key) DO UPDATE
        OR (k.state = 'done' AND k.expires_at < clock_timestamp())
 RETURNING token
 """
+LOCK_KEY = """
+INSERT INTO order_service.idempotency_keys AS k (account, key, fingerprint, state, token, claimed_until)
+VALUES ($1, $2, $3, 'pending', $4, clock_timestamp())
+ON CONFLICT (account, key) DO UPDATE SET account = k.account
+RETURNING state, fingerprint, status, body
+"""
 INSERT_ORDER = """
 WITH n AS (SELECT $1 || lpad(nextval('order_service.order_number')::text, 9, '0') AS id)
 INSERT INTO order_service.orders (order_id, account, status, strategy_id, body)
@@ -253,14 +259,13 @@ class PostgresOrderStore:
 
     @staticmethod
     async def _answer_of(db: Db, claim: Claim) -> Stored | None:
-        """The key's answer when an earlier request under it committed first (the row is locked from here on)."""
-        row = await db.fetchrow(
-            "SELECT fingerprint, state, status, body FROM order_service.idempotency_keys"
-            " WHERE account = $1 AND key = $2 FOR UPDATE",
-            claim.account,
-            claim.key,
-        )
-        if row is None or row["state"] != "done":
+        """The key's answer when an earlier request under it committed first.
+
+        The key's row is locked from here to the commit (made first if its claim was purged),
+        so two requests under one key commit one after the other, and the second sees the first.
+        """
+        row = await db.fetchrow(LOCK_KEY, claim.account, claim.key, claim.fingerprint, claim.token)
+        if row["state"] != "done":
             return None
         if row["fingerprint"] != claim.fingerprint:
             raise KeyReused(f"Idempotency-Key {claim.key} was used for a different request")

@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from order_service.errors import StoreError
 from order_service.fallbacks.outbox import Delivery, OutboxItem
+from order_service.metrics import ClientMetrics
 from order_service.orders.store import OrderStore, OutboxBatch, OutboxEntry
 
 log = logging.getLogger("order_service.relay")
@@ -38,11 +39,13 @@ class FollowUpRelay:
         deliverers: Mapping[str, Deliver],
         *,
         registry: CollectorRegistry | None = None,
+        metrics: ClientMetrics | None = None,
         batch: int = 50,
         backoff_base: float = 0.5,
         backoff_max: float = 60.0,
     ) -> None:
         self._store = store
+        self._metrics = metrics  # service_client_outbox_delivered_total counts the verdicts
         self._deliverers = dict(deliverers)
         self._batch = batch
         self._backoff_base = backoff_base
@@ -88,6 +91,8 @@ class FollowUpRelay:
 
     async def _record(self, batch: OutboxBatch, entry: OutboxEntry, result: Delivery, detail: str) -> None:
         service = entry.follow_up.service
+        if self._metrics is not None and result != "unavailable":
+            self._metrics.outbox_delivered.labels(service, "delivered" if result == "delivered" else "dead").inc()
         if result == "delivered":
             await batch.delivered(entry)
             if self._failing.pop(service, None) is not None:

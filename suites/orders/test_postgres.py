@@ -1,0 +1,164 @@
+"""What only PostgreSQL can show: restarts, replicas sharing one database, migrations."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from order_service.errors import StoreUnavailableError
+from order_service.orders.migrate import MigrationError, migrate, migrations
+from order_service.orders.postgres import PostgresOrderStore
+from order_service.orders.store import Claim, Stored
+from suites.orders.conftest import limit, market
+from suites.orders.test_store import PREFIX, pnl_follow_up
+
+pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+
+
+@pytest.fixture
+async def replicas(database_url: str) -> AsyncIterator[tuple[PostgresOrderStore, PostgresOrderStore]]:
+    """Two stores on one database, as two replicas of the service have."""
+    one = await PostgresOrderStore.connect(database_url)
+    two = await PostgresOrderStore.connect(database_url)
+    try:
+        yield one, two
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_order_ids_go_on_after_a_restart(database_url: str) -> None:
+    before = await PostgresOrderStore.connect(database_url)
+    first = (await before.place(limit(), PREFIX, None, None)).body["order_id"]
+    claim = await before.claim("ZX1234", "key-restart-1", "a")
+    assert isinstance(claim, Claim)
+    keyed = (await before.place(limit(), PREFIX, claim, None)).body
+    await before.close()
+    after = await PostgresOrderStore.connect(database_url)  # the service restarted
+    try:
+        again = (await after.place(limit(), PREFIX, None, None)).body["order_id"]
+        assert int(again) > int(keyed["order_id"]) > int(first)  # never ...000000001 again
+        answer = await after.claim("ZX1234", "key-restart-1", "a")
+        assert answer == Stored(201, keyed)  # the key still names its own order
+        assert await after.get("ZX1234", keyed["order_id"]) == keyed
+    finally:
+        await after.close()
+
+
+async def test_replicas_placing_at_once_never_share_an_id(
+    replicas: tuple[PostgresOrderStore, PostgresOrderStore],
+) -> None:
+    async def place(store: PostgresOrderStore) -> str:
+        return str((await store.place(limit(), PREFIX, None, None)).body["order_id"])
+
+    ids = await asyncio.gather(*(place(replicas[n % 2]) for n in range(40)))
+    assert len(set(ids)) == 40
+
+
+async def test_replicas_racing_on_one_key_place_one_order(
+    replicas: tuple[PostgresOrderStore, PostgresOrderStore],
+) -> None:
+    one, two = replicas
+    claims = [Claim("ZX1234", "key-race-0001", "a", token=f"replica-{n}") for n in range(2)]
+    answers = await asyncio.gather(
+        one.place(limit(), PREFIX, claims[0], None), two.place(limit(), PREFIX, claims[1], None)
+    )
+    assert answers[0].body == answers[1].body
+    assert sorted(a.replayed for a in answers) == [False, True]
+    page, _ = await one.page("ZX1234", None, 10, None)
+    assert len(page) == 1
+
+
+async def test_replicas_claim_disjoint_entries_and_a_partition_waits_for_its_head(
+    replicas: tuple[PostgresOrderStore, PostgresOrderStore],
+) -> None:
+    one, two = replicas
+    for strategy in (1, 1, 2, 3):
+        await one.place(market(strategy_id=strategy), PREFIX, None, pnl_follow_up)
+    async with one.outbox_batch(2) as first:
+        async with two.outbox_batch(10) as second:
+            mine = {e.follow_up.partition for e in first.entries}
+            theirs = {e.follow_up.partition for e in second.entries}
+            assert mine == {"strategy:1", "strategy:2"}
+            assert theirs == {"strategy:3"}  # strategy 1's second entry waits behind its locked head
+            await second.delivered(second.entries[0])
+        await first.delivered(first.entries[0])
+        await first.delivered(first.entries[1])
+    async with two.outbox_batch(10) as third:
+        assert [e.follow_up.partition for e in third.entries] == ["strategy:1"]
+
+
+async def test_an_entry_claimed_by_a_replica_that_died_is_claimed_again(
+    replicas: tuple[PostgresOrderStore, PostgresOrderStore],
+) -> None:
+    one, two = replicas
+    await one.place(market(strategy_id=1), PREFIX, None, pnl_follow_up)
+    with pytest.raises(RuntimeError):
+        async with one.outbox_batch(10) as batch:
+            assert len(batch.entries) == 1
+            raise RuntimeError("the replica died before it recorded the delivery")
+    async with two.outbox_batch(10) as batch:
+        assert len(batch.entries) == 1 and batch.entries[0].attempts == 0
+
+
+async def test_a_database_that_is_away_is_a_store_error(database_url: str) -> None:
+    store = PostgresOrderStore("postgresql://postgres@127.0.0.1:9/none", pool_size=1)
+    with pytest.raises(StoreUnavailableError):
+        await store.open()
+    with pytest.raises(StoreUnavailableError):  # not open: refused, not an AttributeError
+        await store.get("ZX1234", "261126000000001")
+
+
+async def test_migrations_apply_once_even_when_replicas_start_together(database_url: str) -> None:
+    connections = [await asyncpg.connect(database_url) for _ in range(3)]
+    try:
+        applied = await asyncio.gather(*(migrate(c) for c in connections))
+        assert sorted(len(a) for a in applied) == [0, 0, len(migrations())]
+        assert await migrate(connections[0]) == []
+        versions = await connections[0].fetch("SELECT version FROM order_service.schema_migrations ORDER BY 1")
+        assert [r["version"] for r in versions] == [m.version for m in migrations()]
+    finally:
+        for connection in connections:
+            await connection.close()
+
+
+async def test_an_edited_or_unknown_migration_stops_the_start(database_url: str) -> None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        await migrate(connection)
+        await connection.execute("UPDATE order_service.schema_migrations SET checksum = 'edited' WHERE version = 1")
+        with pytest.raises(MigrationError, match="changed after it was applied"):
+            await migrate(connection)
+        await connection.execute(
+            "UPDATE order_service.schema_migrations SET checksum = $1 WHERE version = 1", migrations()[0].checksum
+        )
+        await connection.execute(
+            "INSERT INTO order_service.schema_migrations (version, name, checksum) VALUES (9999, 'future', 'x')"
+        )
+        with pytest.raises(MigrationError, match="newer release"):
+            await migrate(connection)
+    finally:
+        await connection.close()
+
+
+async def test_the_schema_is_the_service_s_own(pg_store: PostgresOrderStore, database_url: str) -> None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        tables = await connection.fetch(
+            "SELECT table_schema, table_name FROM information_schema.tables"
+            " WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+        )
+    finally:
+        await connection.close()
+    assert {r["table_schema"] for r in tables} == {"order_service"}
+    assert {r["table_name"] for r in tables} == {
+        "orders",
+        "fills",
+        "positions",
+        "idempotency_keys",
+        "outbox",
+        "schema_migrations",
+    }
