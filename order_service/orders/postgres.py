@@ -265,6 +265,7 @@ class PostgresOrderStore:
         so two requests under one key commit one after the other, and the second sees the first.
         """
         row = await db.fetchrow(LOCK_KEY, claim.account, claim.key, claim.fingerprint, claim.token)
+        assert row is not None  # an upsert with RETURNING always returns its row
         if row["state"] != "done":
             return None
         if row["fingerprint"] != claim.fingerprint:

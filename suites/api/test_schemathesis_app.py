@@ -151,7 +151,7 @@ def order_service_url(real_redis: RealRedis) -> Iterator[str]:
     settings = Settings(
         security=dev_security_settings(), rate_limit=RateLimitSettings(per_account=10**6, per_service=10**6)
     )
-    app = SignOnArrival(create_app(settings, redis=client, store=STORE))  # type: ignore[arg-type]
+    app = SignOnArrival(create_app(settings, redis=client, store=STORE))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)

@@ -96,12 +96,17 @@ async def test_an_entry_claimed_by_a_replica_that_died_is_claimed_again(
 ) -> None:
     one, two = replicas
     await one.place(market(strategy_id=1), PREFIX, None, pnl_follow_up)
-    with pytest.raises(RuntimeError):
+
+    async def die_mid_batch() -> None:
         async with one.outbox_batch(10) as batch:
             assert len(batch.entries) == 1
             raise RuntimeError("the replica died before it recorded the delivery")
+
+    with pytest.raises(RuntimeError):
+        await die_mid_batch()
     async with two.outbox_batch(10) as batch:
-        assert len(batch.entries) == 1 and batch.entries[0].attempts == 0
+        assert len(batch.entries) == 1
+        assert batch.entries[0].attempts == 0
 
 
 async def test_a_database_that_is_away_is_a_store_error(database_url: str) -> None:

@@ -34,9 +34,7 @@ class Owner:
 
 
 def gauge(registry: CollectorRegistry, state: str) -> float | None:
-    return registry.get_sample_value(
-        "order_service_outbox_entries", {"service": "strategy-service", "state": state}
-    )
+    return registry.get_sample_value("order_service_outbox_entries", {"service": "strategy-service", "state": state})
 
 
 async def test_each_follow_up_reaches_its_owner_once_and_the_gauge_drops_to_zero(store: OrderStore) -> None:
@@ -64,7 +62,8 @@ async def test_a_refused_write_is_a_dead_letter_kept_with_its_reason(
     assert await store.outbox_counts() == {"strategy-service": {"pending": 0, "dead": 1}}
     assert await relay.deliver_due() == 0  # never tried again
     (line,) = [r.getMessage() for r in caplog.records if "OUTBOX_DEAD_LETTER" in r.getMessage()]
-    assert placed["order_id"] in line and "409 stale" in line
+    assert placed["order_id"] in line
+    assert "409 stale" in line
 
 
 async def later(store: OrderStore, clock: Clock, seconds: float) -> None:
@@ -90,7 +89,8 @@ async def test_an_outage_is_retried_with_backoff_and_logged_once(
     owner.answer = "delivered"
     await later(store, clock, 0.06)
     await relay.deliver_due()
-    assert owner.calls == 5 and sum(owner.applied.values()) == 1
+    assert owner.calls == 5
+    assert sum(owner.applied.values()) == 1
     messages = [r.getMessage() for r in caplog.records]
     assert sum("OUTBOX_DELIVERY_PAUSED" in m for m in messages) == 1  # a state change, not a line per round
     assert sum("OUTBOX_DELIVERY_RESUMED" in m for m in messages) == 1
@@ -130,4 +130,5 @@ async def test_the_relay_reports_a_store_outage_once(caplog: pytest.LogCaptureFi
     await asyncio.wait_for(running, 2)
     with caplog.at_level(logging.ERROR):
         lines = [r for r in caplog.records if "OUTBOX_STORE_UNAVAILABLE" in r.getMessage()]
-    assert len(lines) == 1 and not any(r.exc_info for r in caplog.records)
+    assert len(lines) == 1
+    assert not any(r.exc_info for r in caplog.records)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from order_service.orders import book
 from order_service.orders.book import OrderFinal, OrderNotFound, Position
+from order_service.orders.models import ModifyOrderRequest
 from order_service.orders.store import Claim, FollowUp, KeyInProgress, KeyReused, OrderStore, Stored
 from suites.orders.conftest import AT, BROKER, Clock, limit, market, wait_claim_out
 
@@ -89,7 +91,8 @@ async def test_two_requests_under_one_key_place_one_order_even_after_a_takeover(
     first = await store.place(limit(), PREFIX, retry, None)
     second = await store.place(limit(), PREFIX, slow, None)  # the slow one finishes after all
     assert second.body == first.body
-    assert second.replayed and not first.replayed
+    assert second.replayed
+    assert not first.replayed
     page, _ = await store.page("ZX1234", None, 10, None)
     assert [o["order_id"] for o in page] == [first.body["order_id"]]
 
@@ -112,9 +115,7 @@ async def test_a_fill_commits_its_position_and_follow_ups_with_the_order(store: 
     resting = await store.place(limit(strategy_id=42), PREFIX, None, pnl_follow_up)
     assert await store.outbox_counts() == {}  # not filled: nothing to sync
     filled = (await store.place(market(strategy_id=42), PREFIX, None, pnl_follow_up)).body
-    assert await store.positions("ZX1234") == [
-        Position("INFY", "NSE", "MIS", bought=10, buy_value=book.Decimal("15321.0"))
-    ]
+    assert await store.positions("ZX1234") == [Position("INFY", "NSE", "MIS", bought=10, buy_value=Decimal("15321.0"))]
     assert await store.outbox_counts() == {"strategy-service": {"pending": 1, "dead": 0}}
     async with store.outbox_batch(10) as batch:
         (entry,) = batch.entries
@@ -123,7 +124,7 @@ async def test_a_fill_commits_its_position_and_follow_ups_with_the_order(store: 
     changed = await store.change(
         "ZX1234",
         resting.body["order_id"],
-        lambda o: book.modified(BROKER, o, book.ModifyOrderRequest(order_type="MARKET"), AT),
+        lambda o: book.modified(BROKER, o, ModifyOrderRequest(order_type="MARKET"), AT),
         pnl_follow_up,
     )
     assert changed["status"] == "COMPLETE"  # a change that fills syncs too
@@ -140,7 +141,8 @@ async def test_the_outbox_gives_one_entry_per_partition_in_order_and_keeps_verdi
         await batch.dead(heads[1], "refused: 409 stale")
     async with store.outbox_batch(10) as batch:
         (second,) = batch.entries  # strategy 1's next one, now at the head
-        assert second.follow_up.partition == "strategy:1" and second.id > heads[0].id
+        assert second.follow_up.partition == "strategy:1"
+        assert second.id > heads[0].id
         await batch.retry(second, "503", delay=60)
     async with store.outbox_batch(10) as batch:
         assert batch.entries == []  # not due for a minute
