@@ -2,8 +2,11 @@
 
 `up` runs each mock as its own uvicorn process (one event loop each, so a slow mock never
 slows another), gives the config-service mock the real addresses of the others, starts a
-throwaway Redis when `redis-server` is installed, waits until everything answers, prints a
-table, and stops it all on Ctrl-C or SIGTERM.
+throwaway Redis when `redis-server` is installed and a throwaway PostgreSQL when its
+server binaries are (or uses `--database-url`), then the reference order service on them;
+waits until everything answers, prints a table, and stops it all on Ctrl-C or SIGTERM.
+A child that exits on its own is reported and started again (with a backoff that doubles
+up to 10 s), on the same port and the same database; the others keep running.
 """
 
 from __future__ import annotations
@@ -26,9 +29,12 @@ from pathlib import Path
 
 from mocks.engine import ADMIN_PREFIX
 from mocks.errors import ContractError
+from mocks.postgres import PostgresServer, PostgresUnavailable
+from mocks.postgres import available as postgres_available
 from mocks.registry import CONFIG_SERVICE, CONTRACTS_DIR, SERVICES
 
 READY_TIMEOUT_S = 60.0  # a loaded 2-core machine took more than 20 s
+RESTART_BACKOFF_MAX_S = 10.0
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m mocks") -> int:
@@ -59,6 +65,12 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m mocks") -> in
     )
     up.add_argument("--redis-port", type=int, default=6390, help="port of the throwaway Redis")
     up.add_argument("--no-redis", action="store_true", help="do not start Redis")
+    up.add_argument("--postgres-port", type=int, default=6392, help="port of the throwaway PostgreSQL")
+    up.add_argument(
+        "--database-url",
+        help="the order service's PostgreSQL (default: a throwaway server, when its binaries are installed)",
+    )
+    up.add_argument("--no-postgres", action="store_true", help="keep the order service's orders in memory")
     up.add_argument(
         "--order-service-port",
         type=int,
@@ -85,7 +97,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m mocks") -> in
         if args.command == "serve":
             return _serve(args)
         return _up(args)
-    except (ContractError, ValueError, OSError) as exc:
+    except (ContractError, PostgresUnavailable, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -132,6 +144,7 @@ class Child:
     url: str
     process: subprocess.Popen[bytes]
     detail: str
+    start: Callable[[], subprocess.Popen[bytes]]  # starts it again, the same way
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -207,8 +220,11 @@ def _start_redis(args: argparse.Namespace, plan: Plan, binary: str) -> Child:
     """A throwaway Redis: no snapshots, no append-only file."""
     command = [binary, "--bind", args.host, "--port", str(args.redis_port), "--save", "", "--appendonly", "no"]
     command += ["--protected-mode", "no"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    return Child("redis", f"redis://{plan.host_in_url}:{args.redis_port}/0", process, "throwaway")
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL)
+
+    return Child("redis", f"redis://{plan.host_in_url}:{args.redis_port}/0", start(), "throwaway", start)
 
 
 def _start_mock(args: argparse.Namespace, plan: Plan, name: str) -> Child:
@@ -218,37 +234,77 @@ def _start_mock(args: argparse.Namespace, plan: Plan, name: str) -> Child:
     command += ["--contracts-dir", str(args.contracts_dir), "--fd", str(fd)]
     if name == CONFIG_SERVICE:
         command += [f"--registry={other}={url}" for other, url in plan.urls.items()]
-    process = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"}, pass_fds=(fd,))
-    plan.sockets[name].close()  # the mock holds it now
+
+    def start() -> subprocess.Popen[bytes]:  # `up` keeps the socket: a restarted mock listens on it again
+        return subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"}, pass_fds=(fd,))
+
     contract = os.path.relpath(SERVICES[name].contract_path(args.contracts_dir))
-    return Child(name, plan.urls[name], process, contract)
+    return Child(name, plan.urls[name], start(), contract, start)
 
 
-def _spawn(args: argparse.Namespace, plan: Plan, children: list[Child]) -> None:
-    """Start Redis, the mocks and (with Redis) the order service into `children`, each waited for."""
+def _database(args: argparse.Namespace, servers: list[PostgresServer]) -> tuple[str | None, str]:
+    """The order service's database URL (None: in memory) and what the table says of it."""
+    if args.database_url:
+        return args.database_url, "given (--database-url)"
+    if args.no_postgres or not postgres_available():
+        why = "--no-postgres" if args.no_postgres else "no PostgreSQL server binaries (initdb)"
+        print(f"note: the order service keeps its orders in memory ({why})", file=sys.stderr)
+        return None, ""
+    server = PostgresServer.create(args.postgres_port)
+    servers.append(server)
+    server.start()
+    return server.url, f"throwaway, {server.root}"
+
+
+def _spawn(
+    args: argparse.Namespace, plan: Plan, children: list[Child], servers: list[PostgresServer]
+) -> str | None:
+    """Start Redis, the mocks and (with Redis) PostgreSQL and the order service into `children`, each waited for."""
     if plan.redis_binary:
         children.append(_start_redis(args, plan, plan.redis_binary))
     children.extend(_start_mock(args, plan, name) for name in SERVICES)
     started = time.monotonic()
     _wait_ready(children, args.host, args.redis_port, args.ready_timeout)
+    database: str | None = None
     if plan.redis_binary and not args.no_order_service:
-        children.append(_start_order_service(args, plan.urls, plan.host_in_url))
+        database, detail = _database(args, servers)
+        children.append(_start_order_service(args, plan.urls, plan.host_in_url, database))
         _wait_ready(children[-1:], args.host, args.redis_port, args.ready_timeout)
     print(f"\nall mocks ready in {time.monotonic() - started:.2f} s\n")
     _print_table(children)
+    if database:
+        print(f"\norder service database: {database} ({detail})")
+    return database
     if any(child.name == "order-service*" for child in children):
         print("\n* the reference order service: python -m order_service.security POST <url>/orders --data ...")
     print("\nCtrl-C stops everything.", flush=True)
 
 
 def _supervise(children: list[Child], stopping: Callable[[], bool]) -> int:
-    """Until asked to stop: 0; a child that exits on its own ends everything with 1."""
+    """Until asked to stop (then 0): a child that exits on its own is reported and started again, with backoff."""
+    restarts: dict[str, int] = {}
+    due: dict[str, float] = {}
     while not stopping():
+        now = time.monotonic()
         for child in children:
-            if child.process.poll() is not None:
-                print(f"error: {child.name} exited with status {child.process.returncode}", file=sys.stderr)
-                return 1
-        time.sleep(0.2)
+            if child.process.poll() is None:
+                continue
+            if child.name not in due:
+                count = restarts.get(child.name, 0)
+                wait = min(RESTART_BACKOFF_MAX_S, 0.5 * 2**count)
+                due[child.name] = now + wait
+                print(
+                    f"error: {child.name} exited with status {child.process.returncode}; "
+                    f"starting it again in {wait:.1f} s (restart {count + 1})",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            elif now >= due[child.name]:
+                del due[child.name]
+                restarts[child.name] = restarts.get(child.name, 0) + 1
+                child.process = child.start()
+                print(f"{child.name}: started again (pid {child.process.pid})", flush=True)
+        time.sleep(0.1)
     print("stopping...", flush=True)
     return 0
 
@@ -256,21 +312,26 @@ def _supervise(children: list[Child], stopping: Callable[[], bool]) -> int:
 def _up(args: argparse.Namespace) -> int:
     plan = _plan(args)
     children: list[Child] = []
+    servers: list[PostgresServer] = []
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        _spawn(args, plan, children)
+        database = _spawn(args, plan, children, servers)
         if args.ready_file is not None:
-            _write_ready_file(args.ready_file, children)
+            _write_ready_file(args.ready_file, children, database)
         return _supervise(children, stop.is_set)
     finally:
         _stop_all(children)
+        for server in servers:
+            server.remove()
+        for sock in plan.sockets.values():
+            sock.close()
         if args.ready_file is not None:
             args.ready_file.unlink(missing_ok=True)
 
 
-def _write_ready_file(path: Path, children: list[Child]) -> None:
+def _write_ready_file(path: Path, children: list[Child], database: str | None) -> None:
     """The machine-readable twin of the table, written whole (a reader never sees half a file)."""
     urls = {child.name: child.url for child in children}
     ready = {
@@ -278,16 +339,20 @@ def _write_ready_file(path: Path, children: list[Child]) -> None:
         "mocks": {name: urls[name] for name in SERVICES},
         "redis": urls.get("redis"),
         "order_service": urls.get("order-service*"),
+        "database": database,
     }
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(ready, indent=2) + "\n")
     partial.replace(path)
 
 
-def _start_order_service(args: argparse.Namespace, urls: dict[str, str], host_in_url: str) -> Child:
+def _start_order_service(
+    args: argparse.Namespace, urls: dict[str, str], host_in_url: str, database: str | None
+) -> Child:
     """The reference order service (a separate program: the mocks do not import it) on the mocks and Redis."""
     env = {
         **os.environ,
+        **({"ORDER_SERVICE_DATABASE_URL": database} if database else {}),
         "ORDER_SERVICE_REDIS_URL": f"redis://{host_in_url}:{args.redis_port}/0",
         "ORDER_SERVICE_CONFIG_SERVICE_URL": urls[CONFIG_SERVICE],
         "ORDER_SERVICE_FALLBACK_URLS": json.dumps({n: u for n, u in urls.items() if n != CONFIG_SERVICE}),
@@ -305,7 +370,11 @@ def _start_order_service(args: argparse.Namespace, urls: dict[str, str], host_in
         str(args.order_service_port),
     ]
     url = f"http://{host_in_url}:{args.order_service_port}"
-    return Child("order-service*", url, subprocess.Popen(command, env=env), "reference implementation, dev keys")
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, env=env)
+
+    return Child("order-service*", url, start(), "reference implementation, dev keys", start)
 
 
 def _wait_ready(children: list[Child], host: str, redis_port: int, timeout: float) -> None:

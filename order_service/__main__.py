@@ -107,6 +107,8 @@ def build(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await open_store(store, settings.database_connect_timeout)
+        with contextlib.suppress(aioredis.RedisError, OSError):  # Redis away: the first request makes the epoch
+            await app.state.replay.ensure_epoch()
         stop = asyncio.Event()
         tasks = [
             asyncio.create_task(app.state.redis_monitor.run(stop=stop)),

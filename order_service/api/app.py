@@ -71,6 +71,7 @@ class Components:
     """Everything the routes use, built once per app."""
 
     security: SecurityContext
+    replay: ReplayStore
     registry: CollectorRegistry
     store: OrderStore
     desk: OrderDesk
@@ -138,7 +139,7 @@ def build_components(
         detector=detector,
         on_follow_up=relay.wake if relay is not None else lambda: None,
     )
-    return Components(context, registry, store, desk, relay, monitor, detector, limiter)
+    return Components(context, replay, registry, store, desk, relay, monitor, detector, limiter)
 
 
 def create_app(
@@ -184,6 +185,7 @@ def create_app(
     app.state.registry = parts.registry
     app.state.redis_monitor = parts.monitor
     app.state.store = parts.store
+    app.state.replay = parts.replay
     app.state.relay = parts.relay
     requests_total = Counter(
         "order_service_http_requests_total",

@@ -19,6 +19,7 @@ PUBLIC = {
     "bad_timestamp": "request timestamp missing or outside the accepted window",
     "stale_timestamp": "request timestamp missing or outside the accepted window",
     "replayed": "request already seen",
+    "replay_unverifiable": "request cannot be checked for replay; sign it again",
     "bad_token": "invalid or expired user token",
     "operation_not_allowed": "the calling service may not perform this operation",
     "account_not_allowed": "the user may not act for this trading account",

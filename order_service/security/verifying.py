@@ -6,6 +6,14 @@ future, both ends inclusive; the signature well formed and equal (constant time)
 HMAC under any of the identity's active secrets, computed over the raw path, query and
 body bytes as received; and, last, the signature never seen within the window (a replay
 store in Redis). An unknown identity, a wrong key and a wrong signature fail alike.
+
+When Redis loses its data, the signatures it held are gone; the store's epoch (the moment
+it started empty, kept beside them and made again on an empty Redis) says so: a request
+signed before the epoch may have been seen before the loss, and is refused as one that
+cannot be checked. A signature is kept for the rest of its window as a duration measured
+on the service's clock (`EX`), so a Redis clock ahead of the service's cannot shorten it.
+Timestamps are whole seconds, so the epoch is too: a request signed in the very second the
+store was found empty is not refused by it (earlier ones are).
 """
 
 from __future__ import annotations
@@ -41,35 +49,86 @@ class SignedRequest:
     body: bytes
 
 
+class BeforeEpoch(Exception):
+    """The request was signed before the replay store last started empty: it cannot be checked."""
+
+
 class ReplayStore(Protocol):
-    async def first_seen(self, signature: str, until: int) -> bool:
-        """Record a signature until the unix time `until`; False when it was already recorded."""
+    async def ensure_epoch(self) -> None:
+        """Start the epoch now unless there is one."""
+        ...
+
+    async def first_seen(self, signature: str, timestamp: int, ttl: int) -> bool:
+        """Record a signature for `ttl` seconds; False when it was already recorded.
+
+        Raises:
+            BeforeEpoch: `timestamp` (the request's) is older than the store's epoch.
+        """
         ...
 
 
 class InMemoryReplayStore:
-    """For unit tests; a real deployment shares replays across replicas in Redis."""
+    """For unit tests and runs without Redis; its epoch is its creation (a new process remembers nothing)."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._seen: dict[str, int] = {}
+        self._seen: dict[str, float] = {}
         self._clock = clock
+        self.epoch = int(clock())
 
-    async def first_seen(self, signature: str, until: int) -> bool:
+    async def ensure_epoch(self) -> None:
+        pass  # its epoch is its creation
+
+    async def first_seen(self, signature: str, timestamp: int, ttl: int) -> bool:
+        if timestamp < self.epoch:
+            raise BeforeEpoch(f"signed at {timestamp}, before the replay store started at {self.epoch}")
         now = self._clock()
-        self._seen = {s: t for s, t in self._seen.items() if t > now}  # gone at `until`, as Redis EXAT is
+        self._seen = {s: t for s, t in self._seen.items() if t > now}  # gone after `ttl`, as Redis EX is
         if signature in self._seen:
             return False
-        self._seen[signature] = until
+        self._seen[signature] = now + ttl
         return True
 
 
+# KEYS: the epoch, the signature; ARGV: now (the service's clock), the request's timestamp, ttl.
+# 1: first seen; 0: seen before; -1: signed before the epoch (made here when Redis lost it).
+_FIRST_SEEN = """
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+    redis.call('SET', KEYS[1], ARGV[1])
+    epoch = ARGV[1]
+end
+if tonumber(ARGV[2]) < tonumber(epoch) then return -1 end
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return 1 end
+return 0
+"""
+
+
 class RedisReplayStore:
-    def __init__(self, client: aioredis.Redis, *, prefix: str = keys.REPLAY) -> None:
+    """Signatures in Redis, shared by replicas, with the epoch of the data they are in (see the module doc)."""
+
+    def __init__(
+        self, client: aioredis.Redis, *, prefix: str = keys.REPLAY, clock: Callable[[], float] = time.time
+    ) -> None:
         self._redis = client
         self._prefix = prefix
+        self._clock = clock
+        self._script = client.register_script(_FIRST_SEEN)
 
-    async def first_seen(self, signature: str, until: int) -> bool:
-        return bool(await self._redis.set(f"{self._prefix}:{signature}", 1, nx=True, exat=until))
+    @property
+    def epoch_key(self) -> str:
+        """Where the epoch lives (never expires; a Redis that lost it gets a new one)."""
+        return f"{self._prefix}:epoch"
+
+    async def ensure_epoch(self) -> None:
+        """Start the epoch now if Redis has none (at service start, so the first requests are not refused)."""
+        await self._redis.set(self.epoch_key, int(self._clock()), nx=True)
+
+    async def first_seen(self, signature: str, timestamp: int, ttl: int) -> bool:
+        now = int(self._clock())
+        found = await self._script(keys=[self.epoch_key, f"{self._prefix}:{signature}"], args=[now, timestamp, ttl])
+        if found == -1:
+            raise BeforeEpoch(f"signed at {timestamp}, before the replay store's data began (it was lost)")
+        return bool(found == 1)
 
 
 class RequestVerifier:
@@ -89,7 +148,17 @@ class RequestVerifier:
     async def verify(self, request: SignedRequest) -> str:
         """The caller's identity; `AuthenticationError` with the exact reason otherwise."""
         identity, timestamp, sent = self.check(request)
-        if self._replay is not None and not await self._replay.first_seen(sent, timestamp + self._tolerance + 1):
+        if self._replay is None:
+            return identity
+        # kept until the first second its timestamp is stale, counted on this service's clock
+        ttl = max(1, timestamp + self._tolerance + 1 - int(self._clock()))
+        try:
+            first = await self._replay.first_seen(sent, timestamp, ttl)
+        except BeforeEpoch as exc:
+            raise AuthenticationError(
+                "replay_unverifiable", f"request cannot be checked for replay: {exc}", identity=identity
+            ) from exc
+        if not first:
             raise AuthenticationError("replayed", "signature already used within the window", identity=identity)
         return identity
 

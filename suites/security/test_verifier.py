@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 
 from order_service.security.credentials import CredentialStore
 from order_service.security.errors import AuthenticationError
-from order_service.security.verifying import InMemoryReplayStore, RedisReplayStore, RequestVerifier
+from order_service.security.verifying import BeforeEpoch, InMemoryReplayStore, RedisReplayStore, RequestVerifier
 from suites.fixtures.redis import RealRedis
 from suites.security.helpers import API_KEY, NOW, OLD_SECRET, SECRET, STORE, replace, signed, with_header
 
@@ -81,8 +81,11 @@ class RecordingStore:
     def __init__(self) -> None:
         self.kept: list[tuple[str, int]] = []
 
-    async def first_seen(self, signature: str, until: int) -> bool:
-        self.kept.append((signature, until))
+    async def ensure_epoch(self) -> None:
+        pass
+
+    async def first_seen(self, signature: str, timestamp: int, ttl: int) -> bool:
+        self.kept.append((signature, ttl))
         return True
 
 
@@ -92,30 +95,37 @@ async def test_a_signature_is_remembered_exactly_while_its_timestamp_can_be_acce
     verifier = RequestVerifier(STORE, store, tolerance=300, clock=lambda: NOW)
     request = signed(timestamp=NOW - 10)
     assert await reason(verifier, request) is None
-    assert [until for _, until in store.kept] == [NOW - 10 + 301]
+    assert [ttl for _, ttl in store.kept] == [301 - 10]  # seconds from now, on the service's clock
 
 
-async def test_the_memory_store_forgets_a_signature_at_its_until_as_redis_exat_does() -> None:
+async def test_the_memory_store_forgets_a_signature_after_its_ttl_as_redis_ex_does() -> None:
     clock = [100.0]
     store = InMemoryReplayStore(clock=lambda: clock[0])
-    assert await store.first_seen("sig", until=110)
+    assert await store.first_seen("sig", 100, ttl=10)
     clock[0] = 109.999
-    assert not await store.first_seen("sig", until=120)
+    assert not await store.first_seen("sig", 100, ttl=20)
     clock[0] = 110.0
-    assert await store.first_seen("sig", until=130)  # gone at 110, so first seen again
+    assert await store.first_seen("sig", 100, ttl=20)  # gone at 110, so first seen again
+
+
+async def test_the_memory_store_refuses_what_was_signed_before_it_began() -> None:
+    store = InMemoryReplayStore(clock=lambda: 1000.0)
+    with pytest.raises(BeforeEpoch):
+        await store.first_seen("sig", 999, ttl=10)
+    assert await store.first_seen("sig", 1000, ttl=10)
 
 
 @pytest.mark.redis
-async def test_the_redis_store_keeps_a_signature_until_exactly_its_until(
+async def test_the_redis_store_keeps_a_signature_for_exactly_its_ttl(
     real_redis: RealRedis, redis_client: redis.Redis
 ) -> None:
     client = aioredis.Redis.from_url(real_redis.url)
     try:
-        store = RedisReplayStore(client, prefix="replay-test")
-        until = int(time.time()) + 3600  # Redis expires keys on its own clock: a time ahead of it
-        assert await store.first_seen("sig", until=until)
-        assert redis_client.expiretime("replay-test:sig") == until
-        assert not await store.first_seen("sig", until=until)
+        now = int(time.time())
+        store = RedisReplayStore(client, prefix="replay-test", clock=lambda: now)
+        assert await store.first_seen("sig", now, ttl=3600)
+        assert 3599 <= redis_client.ttl("replay-test:sig") <= 3600
+        assert not await store.first_seen("sig", now, ttl=3600)
     finally:
         await client.aclose()
 
@@ -249,3 +259,41 @@ async def test_a_replay_is_audited_with_its_identity() -> None:
         "algo_engine",
         "signature already used within the window",
     )
+
+
+@pytest.mark.redis
+async def test_a_replay_after_redis_lost_its_data_is_refused_and_new_requests_pass(
+    real_redis: RealRedis, redis_client: redis.Redis
+) -> None:
+    client = aioredis.Redis.from_url(real_redis.url)
+    try:
+        now = int(time.time())
+        clock = [now - 10]
+        store = RedisReplayStore(client, clock=lambda: clock[0])
+        await store.ensure_epoch()  # the service started ten seconds ago
+        clock[0] = now
+        verifier = RequestVerifier(STORE, store, clock=lambda: now)
+        captured = signed(timestamp=now - 5)
+        assert await reason(verifier, captured) is None
+        assert await reason(verifier, captured) == "replayed"
+        redis_client.flushall()  # Redis restarted empty: every signature it held is gone
+        assert await reason(verifier, captured) == "replay_unverifiable"  # not accepted a second time
+        assert await reason(verifier, signed(timestamp=now)) is None  # signed after the loss: checked as usual
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.redis
+async def test_a_redis_clock_ahead_of_the_service_does_not_shorten_the_window(
+    real_redis: RealRedis, redis_client: redis.Redis
+) -> None:
+    client = aioredis.Redis.from_url(real_redis.url)
+    try:
+        behind = int(time.time()) - 3600  # the service's clock an hour behind Redis's
+        verifier = RequestVerifier(STORE, RedisReplayStore(client, clock=lambda: behind), clock=lambda: behind)
+        request = signed(timestamp=behind)
+        assert await reason(verifier, request) is None
+        assert await reason(verifier, request) == "replayed"  # still remembered on Redis's clock
+        assert 300 <= redis_client.ttl(f"replay:{request.headers['x-request-signature'][0]}") <= 301
+    finally:
+        await client.aclose()
