@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["suites.fixtures.mocks", "suites.fixtures.redis", "suites.fixtures.postgres", "suites.fixtures.clients", "suites.fixtures.pact"]
+pytest_plugins = [
+    "suites.fixtures.mocks",
+    "suites.fixtures.redis",
+    "suites.fixtures.postgres",
+    "suites.fixtures.clients",
+    "suites.fixtures.pact",
+]
 
 
 @pytest.fixture
