@@ -256,9 +256,7 @@ def _database(args: argparse.Namespace, servers: list[PostgresServer]) -> tuple[
     return server.url, f"throwaway, {server.root}"
 
 
-def _spawn(
-    args: argparse.Namespace, plan: Plan, children: list[Child], servers: list[PostgresServer]
-) -> str | None:
+def _spawn(args: argparse.Namespace, plan: Plan, children: list[Child], servers: list[PostgresServer]) -> str | None:
     """Start Redis, the mocks and (with Redis) PostgreSQL and the order service into `children`, each waited for."""
     if plan.redis_binary:
         children.append(_start_redis(args, plan, plan.redis_binary))
