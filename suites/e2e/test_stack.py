@@ -1,4 +1,4 @@
-"""The order service and every mock as real processes, with a real Redis (what `make mocks` starts).
+"""The order service and every mock as real processes, with real Redis and PostgreSQL (what `make mocks` starts).
 
 Signed orders are placed, modified and cancelled; an anomaly is raised and logged; the
 strategy service goes down, the breaker opens and P&L syncs wait in the outbox; it comes
@@ -27,6 +27,7 @@ PINNED = "2026-11-26T11:00:00+05:30"  # a trading Thursday on the calendar mock'
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[tuple[LiveMocks, str]]:
     environment.binary("redis-server")  # the stack needs it
+    environment.binary("initdb", tier="postgres")  # and its database
     order_port = free_port()
     live = start_mock_servers(
         tmp_path / "stack.log",
@@ -86,13 +87,18 @@ async def test_orders_anomalies_outage_and_recovery(stack: tuple[LiveMocks, str]
         for _ in range(3):
             filled = await algo.post("/orders", json=market)
             assert filled.status_code == 201, filled.text
+        pending = 'order_service_outbox_entries{service="strategy-service",state="pending"}'
+
+        async def waiting() -> bool:
+            metrics = (await plain.get(f"{url}/metrics")).text
+            return f"{pending} 3.0" in metrics
+
+        await eventually(waiting)
         breakers = (await plain.get(f"{url}/health/circuit-breaker")).json()
         assert breakers["breakers"]["strategy-service"]["state"] in ("open", "half_open")
-        metrics = (await plain.get(f"{url}/metrics")).text
-        assert (
-            'service_client_fallback_total{kind="outbox",operation="syncStrategyPnl",service="strategy-service"}'
-            in (metrics)
-        )
+        ready = (await plain.get(f"{url}/health/ready")).json()
+        assert ready["checks"]["order_store"] == {"status": "up", "detail": "PostgreSQL"}
+        assert ready["checks"]["outbox"]["counts"]["strategy-service"] == {"pending": 3, "dead": 0}
 
         # it comes back: the breaker closes and the outbox drains by itself
         await plain.delete(f"{strategy_admin}/faults")
@@ -111,7 +117,8 @@ async def test_orders_anomalies_outage_and_recovery(stack: tuple[LiveMocks, str]
 
         await eventually(closed)
         metrics = (await plain.get(f"{url}/metrics")).text
-        assert 'service_client_outbox_delivered_total{result="delivered",service="strategy-service"}' in metrics
+        assert 'service_client_outbox_delivered_total{result="delivered",service="strategy-service"} 3.0' in metrics
+        assert f"{pending} 0.0" in metrics  # accurate after the drain
         redis_health = await plain.get(f"{url}/health/redis")
         assert redis_health.status_code == 200
         assert "order_service_http_requests_total" in metrics
