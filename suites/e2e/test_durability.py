@@ -11,6 +11,8 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.processes import stop_process
 from harness.servers import LiveMocks, free_port, start_mock_servers, stop_mock_servers
 from order_service.security.dev import dev_signer, dev_user_token
 from suites.fixtures import environment
@@ -162,3 +165,128 @@ async def test_a_slow_owner_does_not_hold_the_order_answer(stack: Stack) -> None
     assert filled.status_code == 201
     assert filled.json()["status"] == "COMPLETE"
     assert took < 2.0, f"the answer took {took:.1f} s: it waited on the strategy service"
+
+
+class Replicas:
+    """Two `python -m order_service serve` processes on one PostgreSQL and one Redis, behind the mocks."""
+
+    def __init__(self, live: LiveMocks, database_url: str, logs: Path) -> None:
+        self.live = live
+        self.env = {
+            **os.environ,
+            "ORDER_SERVICE_DATABASE_URL": database_url,
+            "ORDER_SERVICE_REDIS_URL": live.ready["redis"],
+            "ORDER_SERVICE_CONFIG_SERVICE_URL": live.urls["config-service"],
+            "ORDER_SERVICE_TEST_CLOCK_START": PINNED,
+            "ORDER_SERVICE_OUTBOX_RELAY_INTERVAL": "0.2",
+            "ORDER_SERVICE_RETRY__MAX_ATTEMPTS": "1",
+            "ORDER_SERVICE_HTTP__READ_TIMEOUT": "10",
+            "ORDER_SERVICE_RATE_LIMIT__PER_ACCOUNT": "1000",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.logs = logs
+        self.ports = [free_port(), free_port()]
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> None:
+        for n, port in enumerate(self.ports):
+            with (self.logs / f"replica-{n}.log").open("ab") as sink:
+                command = [sys.executable, "-m", "order_service", "serve", "--dev", "--port", str(port)]
+                self.processes.append(subprocess.Popen(command, env=self.env, stdout=sink, stderr=subprocess.STDOUT))
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{port}" for port in self.ports]
+
+    def stop(self) -> None:
+        for process in self.processes:
+            stop_process(process, timeout=5)
+
+
+@pytest.fixture
+async def replicas(tmp_path: Path, database_url: str) -> AsyncIterator[Replicas]:
+    environment.binary("redis-server")
+    live = start_mock_servers(tmp_path / "mocks.log", extra=("--redis-port", str(free_port()), "--no-order-service"))
+    pair = Replicas(live, database_url, tmp_path)
+    try:
+        pair.start()
+        for url in pair.urls:
+            await eventually(lambda url=url: ready(url), what=f"the replica at {url} ready")
+        yield pair
+    finally:
+        pair.stop()
+        assert stop_mock_servers(live) == 0
+
+
+async def test_two_replicas_place_modify_and_cancel_concurrently_on_one_database(replicas: Replicas) -> None:
+    one, two = replicas.urls
+    async with (
+        client(one) as algo_1,
+        client(two) as algo_2,
+        client(one, "risk_manager") as risk_1,
+        client(two, "risk_manager") as risk_2,
+        client(two, "user_interface") as ui,
+    ):
+        placed = await asyncio.gather(
+            *(
+                (algo_1 if n % 2 else algo_2).post(
+                    "/orders", json=LIMIT_ORDER, headers={"idempotency-key": f"two-{n:04d}-k"}
+                )
+                for n in range(40)
+            )
+        )
+        orders = [p.json() for p in placed]
+        assert all(p.status_code == 201 for p in placed)
+        ids = [o["order_id"] for o in orders]
+        assert len(set(ids)) == 40
+        # every order changed on one replica and cancelled on the other, all at once
+        changes = await asyncio.gather(
+            *((algo_2 if n % 2 else algo_1).patch(f"/orders/{i}", json={"quantity": 11 + n}) for n, i in enumerate(ids))
+        )
+        assert all(c.status_code == 200 for c in changes)
+        cancels = await asyncio.gather(
+            *((risk_1 if n % 2 else risk_2).delete(f"/orders/{i}") for n, i in enumerate(ids[:20]))
+        )
+        assert all(c.status_code == 200 for c in cancels)
+        again = await asyncio.gather(*(risk_1.delete(f"/orders/{i}") for i in ids[:20]))
+        assert {c.status_code for c in again} == {409}  # cancelled once, never twice
+        listed = (await ui.get("/orders", params={"limit": 100})).json()["items"]
+    by_id = {o["order_id"]: o for o in listed}
+    assert set(by_id) == set(ids)
+    for n, order_id in enumerate(ids):
+        assert by_id[order_id]["quantity"] == 11 + n  # each change reached the order it named, only
+        assert by_id[order_id]["status"] == ("CANCELLED" if n < 20 else "OPEN")
+
+
+async def test_entries_claimed_by_a_killed_replica_are_delivered_once_by_the_other(replicas: Replicas) -> None:
+    strategy = replicas.live.service("strategy-service")
+    one, _ = replicas.urls
+    async with client(one) as algo:
+        await algo.post("/orders", json=LIMIT_ORDER)  # warm up replica one's discovery
+        await asyncio.to_thread(strategy.fault, kind="latency", delay_ms=3000, operation_id="syncStrategyPnl")
+        answers = [
+            await algo.post("/orders", json=market_order(strategy_id=42), headers={"idempotency-key": f"claim-{n}-key"})
+            for n in range(3)
+        ]
+        assert [a.status_code for a in answers] == [201] * 3
+        filled = [a.json() for a in answers]
+
+    await asyncio.sleep(1.0)  # one's relay claimed the entries and waits on the slow owner
+    replicas.processes[0].kill()  # SIGKILL: its claims die with its database connections
+    replicas.processes[0].wait()
+    await asyncio.to_thread(strategy.clear_faults)
+
+    async def delivered() -> bool:
+        journal = await asyncio.to_thread(strategy.journal, operation_id="syncStrategyPnl")
+        keys = {e["headers"]["idempotency-key"] for e in journal if e["status"] == 200}
+        return len(keys) == 3
+
+    await eventually(delivered, timeout=30, what="replica two delivering what replica one had claimed")
+    for order in filled:
+        await asyncio.to_thread(strategy.assert_applied_once, f"sync-pnl-{order['order_id']}-10")
+    journal = await asyncio.to_thread(strategy.journal, operation_id="syncStrategyPnl")
+    first_key = f"sync-pnl-{filled[0]['order_id']}-10"
+    cut = [e for e in journal if e["headers"]["idempotency-key"] == first_key and e["status"] is None]
+    assert len(cut) == 1  # the delivery replica one was making when it was killed: never answered
+    for order in filled:
+        await asyncio.to_thread(strategy.assert_applied_once, f"sync-pnl-{order['order_id']}-10")
