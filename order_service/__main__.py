@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
-    import uvicorn
+    from order_service.api.server import serve as serve_http  # uvicorn loads only to serve
 
     logs.configure(settings.log_level, settings.log_format, settings.log_file)
     if args.dev:
@@ -193,16 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _settle_gc()
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=3,
-    )
+    serve_http(app, args.host, args.port, settings.server)
     return 0
 
 

@@ -29,6 +29,17 @@ class HttpSettings(BaseModel):
     max_keepalive_connections: Annotated[int, Field(ge=0)] = 20
 
 
+class ServerSettings(BaseModel):
+    """What the order service's own HTTP server accepts (the clients' settings are `HttpSettings`)."""
+
+    max_body_bytes: Annotated[int, Field(ge=1024, description="Largest request body; more is 413.")] = 1_048_576
+    max_header_bytes: Annotated[int, Field(ge=1024, description="Request target and headers; more is 431.")] = 16_384
+    header_timeout: Annotated[
+        float, Field(gt=0, description="Seconds a connection may take to send a request's headers.")
+    ] = 10.0
+    keep_alive_timeout: Annotated[float, Field(gt=0, description="Seconds an idle connection is kept.")] = 5.0
+
+
 class RetrySettings(BaseModel):
     max_attempts: Annotated[int, Field(ge=1, le=10, description="Tries in all, the first included.")] = 3
     backoff_base: Annotated[float, Field(ge=0, description="Seconds; doubled each retry, with full jitter.")] = 0.05
@@ -110,6 +121,7 @@ class Settings(BaseSettings):
         description="Where a service is assumed to be when discovery fails.",
     )
     http: HttpSettings = HttpSettings()
+    server: ServerSettings = ServerSettings()
     retry: RetrySettings = RetrySettings()
     breaker: BreakerSettings = BreakerSettings()
     security: SecuritySettings = SecuritySettings()

@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter
 from order_service.api.desk import OrderDesk
 from order_service.api.errors import FastJSONResponse, install_error_handlers
 from order_service.api.health import build_health_router
+from order_service.api.limits import RequestLimits
 from order_service.api.orders import build_orders_router
 from order_service.clients import ClientHub
 from order_service.orders.book import Broker, SimulatedBroker
@@ -179,7 +180,12 @@ def create_app(
         wall=wall,
     )
     app = FastAPI(
-        title="Order service", docs_url=None, redoc_url=None, openapi_url=None, default_response_class=FastJSONResponse
+        title="Order service",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        default_response_class=FastJSONResponse,
+        redirect_slashes=False,  # a redirect would echo the Host header back; /orders/ is a 404
     )
     app.state.security = parts.security
     app.state.registry = parts.registry
@@ -192,6 +198,11 @@ def create_app(
         "HTTP requests by method, route and status.",
         ["method", "route", "status"],
         registry=parts.registry,
+    )
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=settings.server.max_body_bytes,
+        max_header_bytes=settings.server.max_header_bytes,
     )
     app.add_middleware(RequestCounter, counter=requests_total)
     app.include_router(

@@ -98,4 +98,13 @@ async def security_error_handler(request: Request, exc: Exception) -> JSONRespon
         path=request.url.path,
     )
     code = "unauthorized" if exc.status == 401 else "forbidden"
-    return JSONResponse({"error": code, "message": exc.public_message}, status_code=exc.status)
+    headers = {"WWW-Authenticate": _challenge(exc.reason)} if exc.status == 401 else None
+    return JSONResponse({"error": code, "message": exc.public_message}, status_code=exc.status, headers=headers)
+
+
+def _challenge(reason: str) -> str:
+    """What a 401 asks for (RFC 9110 11.6.1): a user token, or a signed request."""
+    if reason == "bad_token":
+        return 'Bearer realm="order-service"'
+    return 'Signature realm="order-service", headers="x-service-identity x-internal-api-key x-request-timestamp"'
+

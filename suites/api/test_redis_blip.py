@@ -50,7 +50,7 @@ async def test_an_order_placed_just_before_redis_went_away_is_the_answer_for_its
     blinking: Blinking, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     original = OrderAnomalyDetector.check_order
-    blips = []
+    blips: list[bool] = []
 
     async def check_then_blip(self: OrderAnomalyDetector, *args: Any, **kwargs: Any) -> Any:
         verdict = await original(self, *args, **kwargs)

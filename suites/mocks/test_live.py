@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -47,10 +50,14 @@ def port_is_free(port: int) -> bool:
 
 def test_up_prints_the_table_starts_redis_and_stops_everything_on_sigterm(tmp_path: Path) -> None:
     environment.binary("redis-server")  # `up` starts Redis and the order service only where it exists
-    redis_port = free_port()
-    order_port = free_port()
+    environment.binary("initdb", tier="postgres")  # and PostgreSQL where its server is installed
+    redis_port, order_port, postgres_port = free_port(), free_port(), free_port()
     live = start_mock_servers(
-        tmp_path / "up.log", extra=("--redis-port", str(redis_port), "--order-service-port", str(order_port))
+        tmp_path / "up.log",
+        extra=(
+            *("--redis-port", str(redis_port), "--order-service-port", str(order_port)),
+            *("--postgres-port", str(postgres_port)),
+        ),
     )
     ready_file = tmp_path / "up.log.ready.json"
     try:
@@ -66,18 +73,62 @@ def test_up_prints_the_table_starts_redis_and_stops_everything_on_sigterm(tmp_pa
             "mocks": live.urls,
             "redis": f"redis://127.0.0.1:{redis_port}/0",
             "order_service": f"http://127.0.0.1:{order_port}",
+            "database": f"postgresql://postgres@127.0.0.1:{postgres_port}/postgres",
         }
         assert redis_ping(redis_port).startswith(b"+PONG")
         with httpx.Client(timeout=5) as client:
-            assert client.get(f"http://127.0.0.1:{order_port}/health/ready").status_code == 200
+            ready = client.get(f"http://127.0.0.1:{order_port}/health/ready")
+            assert ready.status_code == 200
+            assert ready.json()["checks"]["order_store"]["detail"] == "PostgreSQL"
     finally:
         status = stop_mock_servers(live)
     assert status == 0
     assert "stopping" in live.output()
     assert "Traceback" not in live.output()
     assert not ready_file.exists()  # a stopped stack leaves no stale addresses behind
-    ports = [int(url.rsplit(":", 1)[1]) for url in live.urls.values()] + [redis_port, order_port]
+    ports = [int(url.rsplit(":", 1)[1]) for url in live.urls.values()] + [redis_port, order_port, postgres_port]
     assert all(port_is_free(port) for port in ports)
+
+
+def test_up_starts_a_child_that_died_again_on_its_port_and_the_others_keep_running(tmp_path: Path) -> None:
+    live = start_mock_servers(tmp_path / "up.log")  # mocks only
+    try:
+        strategy, account = live.url("strategy-service"), live.url("account-service")
+        with httpx.Client(timeout=5) as client:
+            victim = next(p for p in mock_pids(live) if p[1] == "strategy-service")[0]
+            os.kill(victim, signal.SIGKILL)
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    if client.get(f"{strategy}/__admin/health").status_code == 200 and victim not in [
+                        p for p, _ in mock_pids(live)
+                    ]:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "the strategy mock was not started again"
+                time.sleep(0.1)
+            assert client.get(f"{account}/__admin/health").status_code == 200
+        assert "strategy-service exited with status -9; starting it again" in live.output()
+    finally:
+        assert stop_mock_servers(live) == 0
+
+
+def mock_pids(live: LiveMocks) -> list[tuple[int, str]]:
+    """(pid, name) of each `python -m mocks serve NAME` child of this stack's `up` (read from /proc)."""
+    assert live.process is not None
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == live.process.pid and b"serve" in argv:
+            found.append((int(entry.name), argv[argv.index(b"serve") + 1].decode()))
+    return found
 
 
 def test_up_without_redis_says_so_in_its_ready_file(live_mocks: LiveMocks) -> None:
