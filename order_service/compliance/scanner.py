@@ -1,11 +1,19 @@
-"""Scan Python code for SQL touching other services' tables and for hard-coded service URLs.
+"""Scan Python code for SQL touching anything but the service's own schema, and for hard-coded service URLs.
 
 SQL is found in string literals (implicitly concatenated ones joined), f-strings (each
 interpolation replaced by a placeholder) and `text(...)` arguments, and parsed with
 sqlglot: a finding is a table reference, however spelled (`PUBLIC.Strategy`,
 `"public"."strategy"`, `public . strategy`), never a substring match, so prose that merely
-mentions `public.strategy` is not one. URLs are string literals with an http(s) scheme and a
-host, outside settings modules and docstrings. A finding on a line marked `# Legacy:` is
+mentions `public.strategy` is not one. The kinds:
+
+- `foreign_table`: a table another service owns (the seed's `public.*` list);
+- `other_schema`: any other table outside the service's own schema;
+- `unqualified_table`: a table without a schema (the search path decides where it is);
+- `unknown_table`: a table of the own schema that its migrations never create.
+
+The own schema is learnt from the migrations (`order_service.orders.migrations`: every
+`CREATE TABLE schema.name`). URLs are string literals with an http(s) scheme and a host,
+outside settings modules and docstrings. A finding on a line marked `# Legacy:` is
 reported separately and does not fail the scan.
 """
 
@@ -17,6 +25,7 @@ import re
 import tokenize
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from importlib import resources
 from pathlib import Path
 
 import sqlglot
@@ -39,6 +48,29 @@ _SQL_START = re.compile(r"^\s*(select|insert|update|delete|with|merge|upsert)\b"
 _URL = re.compile(r"^\s*https?://[^\s/:]+(:\d+)?(/\S*)?\s*$", re.IGNORECASE)
 _PLACEHOLDER = "0"
 SETTINGS_FILES = frozenset({"settings.py"})
+_CREATE_TABLE = re.compile(r"\bCREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)\.(\w+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The service's own schema: its name and the tables its migrations create."""
+
+    name: str
+    tables: frozenset[str]
+
+    @classmethod
+    def from_migrations(cls, name: str, sql_texts: list[str]) -> Schema:
+        """The tables of `name` that `CREATE TABLE name.table` statements in `sql_texts` create."""
+        tables = {t.lower() for text in sql_texts for s, t in _CREATE_TABLE.findall(text) if s.lower() == name}
+        return cls(name, frozenset(tables))
+
+
+def own_schema() -> Schema:
+    """The order service's schema, from its migrations (and the migrations' own record)."""
+    folder = resources.files("order_service.orders.migrations")
+    texts = [entry.read_text(encoding="utf-8") for entry in folder.iterdir() if entry.name.endswith(".sql")]
+    schema = Schema.from_migrations("order_service", texts)
+    return Schema(schema.name, schema.tables | {"schema_migrations"})
 
 
 @dataclass(frozen=True)
@@ -86,23 +118,34 @@ def _legacy_lines(source: str) -> set[int]:
     return marked
 
 
-def foreign_tables(sql: str) -> list[str]:
-    """`schema.table` of every foreign table the SQL touches; [] when it is not SQL that parses."""
+def table_findings(sql: str, schema: Schema) -> list[tuple[str, str]]:
+    """(kind, detail) of every table reference outside `schema`; [] when it is not SQL that parses."""
     try:
         statements = sqlglot.parse(sql, dialect="postgres")
     except (ParseError, TokenError):
         return []
-    touched = []
+    found = set()
     for statement in statements:
         if statement is None:
             continue
+        named = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
         for table in statement.find_all(exp.Table):
-            if table.db.lower() == "public" and table.name.lower() in FOREIGN_TABLES:
-                touched.append(f"public.{table.name.lower()}")
-    return sorted(set(touched))
+            db, name = table.db.lower(), table.name.lower()
+            if not db:
+                if name not in named and name:
+                    found.add(("unqualified_table", f"SQL names table {name} without a schema"))
+            elif db == "public" and name in FOREIGN_TABLES:
+                found.add(("foreign_table", f"SQL touches public.{name}"))
+            elif db != schema.name:
+                found.add(("other_schema", f"SQL touches {db}.{name}, outside the schema {schema.name}"))
+            elif name not in schema.tables:
+                found.add(("unknown_table", f"SQL touches {db}.{name}, which no migration creates"))
+    return sorted(found)
 
 
-def scan_source(source: str, path: str) -> list[Finding]:
+def scan_source(source: str, path: str, schema: Schema | None = None) -> list[Finding]:
+    """The findings of one file's source (`schema`: the service's own, by default the order service's)."""
+    schema = schema or own_schema()
     tree = ast.parse(source, filename=path)
     legacy = _legacy_lines(source)
     is_settings = Path(path).name in SETTINGS_FILES
@@ -110,8 +153,8 @@ def scan_source(source: str, path: str) -> list[Finding]:
     for first, last, text, is_docstring in _strings(tree):
         marked = any(line in legacy for line in range(first, last + 1))
         if _SQL_START.match(text):
-            for table in foreign_tables(text):
-                found.append(Finding(path, first, "foreign_table", f"SQL touches {table}", marked))
+            for kind, detail in table_findings(text, schema):
+                found.append(Finding(path, first, kind, detail, marked))
         elif not is_docstring and not is_settings and _URL.match(text):
             found.append(
                 Finding(path, first, "hardcoded_url", f"service URL {text.strip()!r} outside settings", marked)
@@ -123,7 +166,7 @@ class ScanError(OrderServiceError):
     """A path cannot be scanned: it does not exist, or a file in it is not Python that parses."""
 
 
-def scan_tree(root: Path) -> list[Finding]:
+def scan_tree(root: Path, schema: Schema | None = None) -> list[Finding]:
     """The findings of `root`: one Python file, or every `.py` file under a folder.
 
     Raises:
@@ -138,7 +181,7 @@ def scan_tree(root: Path) -> list[Finding]:
     findings = []
     for path in paths:
         try:
-            findings += scan_source(path.read_text(encoding="utf-8"), str(path))
+            findings += scan_source(path.read_text(encoding="utf-8"), str(path), schema)
         except SyntaxError as exc:
             raise ScanError(f"{path}:{exc.lineno}: not Python that parses ({exc.msg})") from exc
         except (OSError, UnicodeDecodeError) as exc:

@@ -23,7 +23,6 @@ from asyncpg.pool import PoolConnectionProxy
 
 from order_service.errors import StoreError
 
-SCHEMA = "order_service"
 LOCK = 0x6F726465  # pg_advisory_xact_lock key of the migrations ("orde")
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -63,19 +62,19 @@ async def migrate(connection: Db) -> list[Migration]:
     async with connection.transaction():
         await connection.execute("SELECT pg_advisory_xact_lock($1)", LOCK)
         await connection.execute(
-            f"CREATE SCHEMA IF NOT EXISTS {SCHEMA};"
-            f"CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_migrations ("
+            "CREATE SCHEMA IF NOT EXISTS order_service;"
+            "CREATE TABLE IF NOT EXISTS order_service.schema_migrations ("
             " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
             " applied_at timestamptz NOT NULL DEFAULT now())"
         )
-        rows = await connection.fetch(f"SELECT version, name, checksum FROM {SCHEMA}.schema_migrations")
+        rows = await connection.fetch("SELECT version, name, checksum FROM order_service.schema_migrations")
         applied = {row["version"]: row for row in rows}
         _check_history(applied, known)
         missing = [m for m in known if m.version not in applied]
         for migration in missing:
             await connection.execute(migration.sql)
             await connection.execute(
-                f"INSERT INTO {SCHEMA}.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                "INSERT INTO order_service.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
                 migration.version,
                 migration.name,
                 migration.checksum,

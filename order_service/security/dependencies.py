@@ -107,4 +107,3 @@ def _challenge(reason: str) -> str:
     if reason == "bad_token":
         return 'Bearer realm="order-service"'
     return 'Signature realm="order-service", headers="x-service-identity x-internal-api-key x-request-timestamp"'
-

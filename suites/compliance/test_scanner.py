@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from order_service.compliance.scanner import scan_source
+from order_service.compliance.scanner import Schema, own_schema, scan_source
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,6 +54,7 @@ def test_every_planted_violation_is_found_however_spelled() -> None:
         (5, "foreign_table", False),
         (6, "foreign_table", False),
         (7, "foreign_table", False),
+        (7, "other_schema", False),  # user_service.trading_accounts: another service's schema too
         (9, "foreign_table", False),
         (10, "foreign_table", False),
         (13, "foreign_table", True),
@@ -66,17 +67,46 @@ NOT_VIOLATIONS = '''
 """Docs may say public.strategy moved to the strategy service; see http://localhost:8101 for the mock."""
 
 LOG = "syncing public.strategy totals through the API"  # prose, not SQL
-QUERY = "SELECT * FROM public.strategy_summary"  # another table
-OWN = "SELECT order_id FROM orders.placed WHERE account = :a"  # the order service's own schema
-COLUMN = "SELECT public_strategy FROM audit.events"  # a column named like it
+OWN = "SELECT order_id FROM order_service.orders WHERE account = $1"  # the order service's own schema
+COLUMN = "SELECT public_strategy FROM order_service.outbox"  # a column named like it
+NAMED = "WITH recent AS (SELECT * FROM order_service.orders) SELECT * FROM recent"  # a CTE is no table
 def f():
     # public.strategy in a comment is no access
     return public_dot_strategy  # noqa
 '''
 
 
-def test_prose_other_tables_and_comments_are_not_findings() -> None:
+def test_prose_own_tables_and_comments_are_not_findings() -> None:
     assert kinds(NOT_VIOLATIONS) == []
+
+
+OUTSIDE_THE_SCHEMA = """
+SUMMARY = "SELECT * FROM public.strategy_summary"  # 2: not the seed's list, still not ours
+AUDIT = "INSERT INTO audit.events (e) VALUES ($1)"  # 3
+BARE = "SELECT * FROM orders WHERE order_id = $1"  # 4: the search path decides
+GHOST = "UPDATE order_service.ghosts SET x = 1"  # 5: no migration creates it
+"""
+
+
+def test_the_code_may_touch_only_the_tables_its_migrations_create() -> None:
+    assert kinds(OUTSIDE_THE_SCHEMA) == [
+        (2, "other_schema", False),
+        (3, "other_schema", False),
+        (4, "unqualified_table", False),
+        (5, "unknown_table", False),
+    ]
+
+
+def test_the_scanner_reads_the_service_s_own_sql() -> None:
+    """Not a vacuous pass: with a schema that lacks the outbox, the store's outbox SQL is found."""
+    source = (ROOT / "order_service" / "orders" / "postgres.py").read_text()
+    schema = own_schema()
+    narrower = Schema(schema.name, schema.tables - {"outbox"})
+    assert {"orders", "fills", "positions", "idempotency_keys", "outbox", "schema_migrations"} <= schema.tables
+    found = scan_source(source, "postgres.py", narrower)
+    assert found
+    assert {f.kind for f in found} == {"unknown_table"}
+    assert {f.detail for f in found} == {"SQL touches order_service.outbox, which no migration creates"}
 
 
 def test_grep_would_get_it_wrong_both_ways() -> None:
@@ -112,9 +142,9 @@ def test_the_command_fails_on_a_violation_and_reports_text_and_json(tmp_path: Pa
     assert text.returncode == as_json.returncode == 1
     assert "repo.py:5: foreign_table: SQL touches public.strategy" in text.stdout
     assert "repo.py:13: foreign_table (legacy)" in text.stdout
-    assert text.stdout.strip().endswith(f"7 violation(s), 1 legacy line(s) in {tmp_path}")
+    assert text.stdout.strip().endswith(f"8 violation(s), 1 legacy line(s) in {tmp_path}")
     report = json.loads(as_json.stdout)
-    assert len(report["violations"]) == 7
+    assert len(report["violations"]) == 8
     assert [f["line"] for f in report["legacy"]] == [13]
 
 
@@ -151,7 +181,7 @@ def test_a_file_path_is_scanned(tmp_path: Path) -> None:
     planted.write_text(PLANTED)
     result = compliance(str(planted))
     assert result.returncode == 1
-    assert result.stdout.strip().endswith(f"7 violation(s), 1 legacy line(s) in {planted}")
+    assert result.stdout.strip().endswith(f"8 violation(s), 1 legacy line(s) in {planted}")
 
 
 def test_a_missing_path_is_a_usage_error(tmp_path: Path) -> None:
