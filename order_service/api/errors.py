@@ -22,6 +22,7 @@ from order_service.api.desk import OrderRefused, RateLimited, StrategyRefused
 from order_service.errors import ServiceUnavailableError, StoreUnavailableError
 from order_service.orders.book import InvalidOrder, OrderFinal, OrderNotFound
 from order_service.orders.store import KeyInProgress, KeyReused
+from order_service.security.audit import audit_event
 from order_service.security.dependencies import security_error_handler
 from order_service.security.errors import SecurityError
 
@@ -146,9 +147,36 @@ ERROR_ANSWERS: tuple[tuple[type[Exception], Callable[[Any], JSONResponse]], ...]
 )
 
 
-def _handler(answer: Callable[[Any], JSONResponse]) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
-    async def handle(_: Request, exc: Exception) -> JSONResponse:
-        return answer(exc)
+def _audited(response: JSONResponse, request: Request) -> JSONResponse:
+    """A refused order request leaves an `AUDIT_EVENT` (security refusals write their own, with the reason)."""
+    if request.url.path.startswith(("/orders", "/positions")):
+        body = orjson.loads(bytes(response.body))
+        audit_event(
+            "order_refused",
+            method=request.method,
+            path=request.url.path,
+            status=response.status_code,
+            error=body.get("error"),
+            message=body.get("message"),
+        )
+    return response
+
+
+def _handler(
+    answer: Callable[[Any], JSONResponse], *, audit: bool
+) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        response = answer(exc)
+        return _audited(response, request) if audit else response
+
+    return handle
+
+
+def _audit_too(
+    handler: Callable[[Request, Exception], Awaitable[JSONResponse]],
+) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        return _audited(await handler(request, exc), request)
 
     return handle
 
@@ -156,7 +184,8 @@ def _handler(answer: Callable[[Any], JSONResponse]) -> Callable[[Request, Except
 def install_error_handlers(app: FastAPI) -> None:
     """Every error answer of the service on `app`: security, validation, routing and `ERROR_ANSWERS`."""
     app.add_exception_handler(SecurityError, security_error_handler)
-    app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _audit_too(_invalid))
+    app.add_exception_handler(StarletteHTTPException, _audit_too(_http_error))
     for kind, answer in ERROR_ANSWERS:
-        app.add_exception_handler(kind, _handler(answer))
+        # the anomaly policy's refusal is audited where it is decided, with the findings
+        app.add_exception_handler(kind, _handler(answer, audit=kind is not OrderRefused))

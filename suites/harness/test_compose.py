@@ -46,7 +46,7 @@ def test_the_schema_check_catches_a_broken_file(tmp_path: Path) -> None:
 
 
 def test_every_mock_redis_and_the_order_service_are_services(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == set(SERVICES) | {"redis", "order-service-app"}
+    assert set(compose["services"]) == set(SERVICES) | {"redis", "postgres", "order-service-app"}
 
 
 def test_the_order_service_runs_on_the_mocks_and_redis(compose: dict[str, Any]) -> None:
@@ -55,7 +55,8 @@ def test_the_order_service_runs_on_the_mocks_and_redis(compose: dict[str, Any]) 
     assert app["environment"]["ORDER_SERVICE_REDIS_URL"] == "redis://redis:6379/0"
     config_port = SERVICES["config-service"].default_port
     assert app["environment"]["ORDER_SERVICE_CONFIG_SERVICE_URL"] == f"http://config-service:{config_port}"
-    assert set(app["depends_on"]) == {"redis", "config-service"}
+    assert app["environment"]["ORDER_SERVICE_DATABASE_URL"] == "postgresql://postgres@postgres:5432/postgres"
+    assert set(app["depends_on"]) == {"redis", "postgres", "config-service"}
     assert "/health/ready" in " ".join(app["healthcheck"]["test"])
 
 
