@@ -222,6 +222,7 @@ class LiveMocks:
     process: subprocess.Popen[bytes] | None
     log: Path | None
     ready: dict[str, Any] = field(default_factory=dict)  # what `up` wrote to its ready file
+    control: Path | None = None  # `up`'s control folder (`mocks stop` / `mocks start`)
 
     def url(self, name: str) -> str:
         """The base URL of one mock."""
@@ -236,6 +237,29 @@ class LiveMocks:
         if name not in self.urls:
             raise UsageError(f"no mock {name!r}; these run: {', '.join(sorted(self.urls))}")
         return MockHandle(name, self.urls[name], _HttpAdmin(self.urls[name]))
+
+    def stop_child(self, name: str, timeout: float = 20.0) -> None:
+        """Stop one child of `up` on purpose (a mock, `redis` or `order-service-app`); it stays down.
+
+        Raises:
+            UsageError: these servers are not ours (no control folder).
+            NotReady: `up` did not report it stopped within `timeout`.
+        """
+        self._control(name, "stop", f"{name}: stopped on request", timeout)
+
+    def start_child(self, name: str, timeout: float = 20.0) -> None:
+        """Start a child stopped with `stop_child` again; return once `up` started it."""
+        self._control(name, "start", f"{name}: started on request", timeout)
+
+    def _control(self, name: str, verb: str, said: str, timeout: float) -> None:
+        if self.control is None:
+            raise UsageError("these servers were not started by start_mock_servers: no control folder")
+        seen = self.output().count(said)
+        command = [sys.executable, "-m", "mocks", verb, name, "--control-dir", str(self.control)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+        if done.returncode != 0:
+            raise UsageError(f"python -m mocks {verb} {name}: {done.stderr.strip()}")
+        wait_until(lambda: self.output().count(said) > seen, what=f"`mocks up` to {verb} {name}", timeout=timeout)
 
     def output(self) -> str:
         """What `mocks up` printed so far (empty when these servers are not ours)."""
@@ -281,13 +305,15 @@ def start_mock_servers(
         NotReady: `up` exited or was not ready within `timeout` (the message has its output).
     """
     ready_file = log.with_name(log.name + ".ready.json")
-    command = [sys.executable, "-m", "mocks", "up", "--ready-file", str(ready_file), *extra]
+    control = log.with_name(log.name + ".control")  # its own: stacks side by side never share markers
+    command = [sys.executable, "-m", "mocks", "up", "--ready-file", str(ready_file), "--control-dir", str(control)]
+    command += list(extra)
     command += [f"--port={name}=0" for name in SERVICES]
     with log.open("wb") as sink:
         process = subprocess.Popen(
             command, stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         )
-    live = LiveMocks({}, process, log)
+    live = LiveMocks({}, process, log, control=control)
     try:
         wait_until(ready_file.exists, what="python -m mocks up", timeout=timeout, process=process, interval=0.05)
     except NotReady as exc:

@@ -7,6 +7,11 @@ server binaries are (or uses `--database-url`), then the reference order service
 waits until everything answers, prints a table, and stops it all on Ctrl-C or SIGTERM.
 A child that exits on its own is reported and started again (with a backoff that doubles
 up to 10 s), on the same port and the same database; the others keep running.
+
+`python -m mocks stop NAME` stops one child of a running `up` on purpose (it stays down),
+`python -m mocks start NAME` starts it again: they leave a marker in `up`'s control folder
+(`--control-dir`, default `.run/mocks`), which `up` watches. NAME is a mock, `redis` or
+`order-service-app` (the reference order service).
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from mocks.registry import CONFIG_SERVICE, CONTRACTS_DIR, SERVICES
 
 READY_TIMEOUT_S = 60.0  # a loaded 2-core machine took more than 20 s
 RESTART_BACKOFF_MAX_S = 10.0
+CONTROL_DIR = Path(".run/mocks")
+REFERENCE = "order-service-app"  # what `stop`/`start` call the reference order service (as compose does)
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m mocks") -> int:
@@ -58,7 +65,20 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m mocks") -> in
         "--fd", type=int, help="serve on this listening socket, inherited from the parent (`up` binds them)"
     )
 
+    for verb, what in (("stop", "stop one child of a running `up` (it stays down)"), ("start", "start it again")):
+        control = commands.add_parser(verb, help=what)
+        control.add_argument("name", choices=sorted([*SERVICES, "redis", REFERENCE]))
+        control.add_argument(
+            "--control-dir", type=Path, default=CONTROL_DIR, help="that of the `up` (default: %(default)s)"
+        )
+
     up = commands.add_parser("up", help="start every mock (and a throwaway Redis) until Ctrl-C")
+    up.add_argument(
+        "--control-dir",
+        type=Path,
+        default=CONTROL_DIR,
+        help="where `mocks stop`/`mocks start` leave their markers (default: %(default)s)",
+    )
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument(
         "--port", action="append", default=[], metavar="NAME=PORT", help="override a mock's port (0: any free one)"
@@ -96,6 +116,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m mocks") -> in
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command in ("stop", "start"):
+            return _control(args)
         return _up(args)
     except (ContractError, PostgresUnavailable, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -145,6 +167,7 @@ class Child:
     process: subprocess.Popen[bytes]
     detail: str
     start: Callable[[], subprocess.Popen[bytes]]  # starts it again, the same way
+    release: Callable[[], None] = lambda: None  # what `up` holds for it, let go while it is stopped
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -228,18 +251,27 @@ def _start_redis(args: argparse.Namespace, plan: Plan, binary: str) -> Child:
 
 
 def _start_mock(args: argparse.Namespace, plan: Plan, name: str) -> Child:
-    """`python -m mocks serve NAME` as a child; the config-service mock gets every mock's address."""
-    fd = plan.sockets[name].fileno()
-    command = [sys.executable, "-m", "mocks", "serve", name, "--host", args.host, "--port", str(plan.ports[name])]
-    command += ["--contracts-dir", str(args.contracts_dir), "--fd", str(fd)]
+    """`python -m mocks serve NAME` as a child; the config-service mock gets every mock's address.
+
+    `up` keeps the mock's listening socket: a mock started again after a crash listens on it
+    at once. Stopped on request, the socket is closed too (the port refuses, as a service that
+    is down does) and bound again when the mock is started.
+    """
+    port = plan.ports[name]
+    command = [sys.executable, "-m", "mocks", "serve", name, "--host", args.host, "--port", str(port)]
+    command += ["--contracts-dir", str(args.contracts_dir)]
     if name == CONFIG_SERVICE:
         command += [f"--registry={other}={url}" for other, url in plan.urls.items()]
 
-    def start() -> subprocess.Popen[bytes]:  # `up` keeps the socket: a restarted mock listens on it again
-        return subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"}, pass_fds=(fd,))
+    def start() -> subprocess.Popen[bytes]:
+        if plan.sockets[name].fileno() == -1:  # closed by a stop on request
+            plan.sockets[name] = _listen(args.host, port)
+        fd = plan.sockets[name].fileno()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        return subprocess.Popen([*command, "--fd", str(fd)], env=env, pass_fds=(fd,))
 
     contract = os.path.relpath(SERVICES[name].contract_path(args.contracts_dir))
-    return Child(name, plan.urls[name], start(), contract, start)
+    return Child(name, plan.urls[name], start(), contract, start, release=lambda: plan.sockets[name].close())
 
 
 def _database(args: argparse.Namespace, servers: list[PostgresServer]) -> tuple[str | None, str]:
@@ -278,13 +310,53 @@ def _spawn(args: argparse.Namespace, plan: Plan, children: list[Child], servers:
     print("\nCtrl-C stops everything.", flush=True)
 
 
-def _supervise(children: list[Child], stopping: Callable[[], bool]) -> int:
-    """Until asked to stop (then 0): a child that exits on its own is reported and started again, with backoff."""
+def _control(args: argparse.Namespace) -> int:
+    """`stop NAME` / `start NAME`: leave or remove the marker the running `up` acts on."""
+    pid_file = args.control_dir / "up.pid"
+    try:
+        os.kill(int(pid_file.read_text()), 0)
+    except (OSError, ValueError):
+        print(f"error: no `mocks up` runs with the control folder {args.control_dir}", file=sys.stderr)
+        return 2
+    marker = args.control_dir / f"{args.name}.stopped"
+    if args.command == "stop":
+        marker.touch()
+    else:
+        marker.unlink(missing_ok=True)
+    print(f"{args.name}: asked to {args.command} (see the output of `mocks up`)")
+    return 0
+
+
+def _control_name(child: Child) -> str:
+    return REFERENCE if child.name == "order-service*" else child.name
+
+
+def _supervise(children: list[Child], stopping: Callable[[], bool], control: Path) -> int:
+    """Until asked to stop (then 0): a child that exits on its own is reported and started again, with backoff.
+
+    A child with a marker in `control` (`mocks stop NAME`) is stopped and stays down until the
+    marker goes (`mocks start NAME`).
+    """
     restarts: dict[str, int] = {}
     due: dict[str, float] = {}
+    held: set[str] = set()
     while not stopping():
         now = time.monotonic()
         for child in children:
+            name = _control_name(child)
+            if (control / f"{name}.stopped").exists():
+                if name not in held:
+                    held.add(name)
+                    due.pop(child.name, None)
+                    _stop_all([child])
+                    child.release()
+                    print(f"{name}: stopped on request (`mocks start {name}` starts it again)", flush=True)
+                continue
+            if name in held:
+                held.discard(name)
+                child.process = child.start()
+                print(f"{name}: started on request (pid {child.process.pid})", flush=True)
+                continue
             if child.process.poll() is None:
                 continue
             if child.name not in due:
@@ -314,12 +386,18 @@ def _up(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    control: Path = args.control_dir
+    control.mkdir(parents=True, exist_ok=True)
+    for stale in control.glob("*.stopped"):
+        stale.unlink()
+    (control / "up.pid").write_text(str(os.getpid()))
     try:
         database = _spawn(args, plan, children, servers)
         if args.ready_file is not None:
             _write_ready_file(args.ready_file, children, database)
-        return _supervise(children, stop.is_set)
+        return _supervise(children, stop.is_set, control)
     finally:
+        (control / "up.pid").unlink(missing_ok=True)
         _stop_all(children)
         for server in servers:
             server.remove()

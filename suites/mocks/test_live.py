@@ -178,3 +178,41 @@ def test_an_invalid_contract_stops_the_mock_with_the_file_named(tmp_path: Path) 
     assert result.returncode == 2
     assert "analytics-service.yaml: not valid YAML" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_mock_stopped_on_request_refuses_until_started_again(tmp_path: Path) -> None:
+    live = start_mock_servers(tmp_path / "up.log")
+    try:
+        strategy = live.url("strategy-service")
+        live.stop_child("strategy-service")
+        with httpx.Client(timeout=2) as client:
+            with pytest.raises(httpx.ConnectError):  # down as a stopped service is: the port refuses
+                client.get(f"{strategy}/__admin/health")
+            time.sleep(1.0)  # and it stays down: `up` does not restart what was stopped on purpose
+            with pytest.raises(httpx.ConnectError):
+                client.get(f"{strategy}/__admin/health")
+            assert client.get(f"{live.url('account-service')}/__admin/health").status_code == 200
+            live.start_child("strategy-service")
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    if client.get(f"{strategy}/__admin/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "the strategy mock did not come back on its port"
+                time.sleep(0.1)
+        assert "exited with status" not in live.output()  # a stop on request is not a crash
+    finally:
+        assert stop_mock_servers(live) == 0
+
+
+def test_the_stop_command_needs_a_running_up(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mocks", "stop", "strategy-service", "--control-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert f"no `mocks up` runs with the control folder {tmp_path}" in result.stderr
