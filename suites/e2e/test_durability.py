@@ -290,3 +290,33 @@ async def test_entries_claimed_by_a_killed_replica_are_delivered_once_by_the_oth
     assert len(cut) == 1  # the delivery replica one was making when it was killed: never answered
     for order in filled:
         await asyncio.to_thread(strategy.assert_applied_once, f"sync-pnl-{order['order_id']}-10")
+
+
+async def test_the_outage_exercise_stop_a_mock_place_orders_start_it_see_the_writes_replayed(stack: Stack) -> None:
+    strategy = stack.live.service("strategy-service")
+    async with client(stack.url) as algo:
+        warm = await algo.post("/orders", json=LIMIT_ORDER | {"strategy_id": 42})  # the validation is remembered
+        assert warm.status_code == 201
+        await asyncio.to_thread(stack.live.stop_child, "strategy-service")
+        placed = []
+        for n in range(3):
+            answer = await algo.post(
+                "/orders", json=market_order(strategy_id=42), headers={"idempotency-key": f"out-{n}-key"}
+            )
+            assert answer.status_code == 201, answer.text  # validated from the last answer, P&L kept
+            placed.append(answer.json())
+    async with httpx.AsyncClient() as plain:
+        outbox = (await plain.get(f"{stack.url}/health/ready")).json()["checks"]["outbox"]
+    assert outbox["counts"]["strategy-service"]["pending"] == 3
+    await asyncio.to_thread(stack.live.start_child, "strategy-service")
+
+    async def replayed() -> bool:
+        try:
+            journal = await asyncio.to_thread(strategy.journal, operation_id="syncStrategyPnl")
+        except Exception:
+            return False
+        return sum(1 for e in journal if e["status"] == 200) == 3
+
+    await eventually(replayed, what="the kept P&L syncs replayed to the strategy mock once it is back")
+    for order in placed:
+        await asyncio.to_thread(strategy.assert_applied_once, f"sync-pnl-{order['order_id']}-10")
