@@ -131,7 +131,8 @@ class OrderDesk:
             status=placed["status"],
             **keyed,
         )
-        self.on_follow_up()
+        if placed["filled_quantity"] and placed.get("strategy_id") is not None:
+            self.on_follow_up()  # a P&L sync waits in the outbox: deliver it soon
         return answer
 
     async def modify(self, account: str, identity: str, order_id: str, change: ModifyOrderRequest) -> dict[str, Any]:
@@ -140,7 +141,8 @@ class OrderDesk:
             account, order_id, lambda o: book.modified(self.broker, o, change, self.clock()), self._follow_ups
         )
         audit_event("order_modified", order_id=order_id, account=account, identity=identity, status=order["status"])
-        self.on_follow_up()
+        if order["filled_quantity"] and order.get("strategy_id") is not None:
+            self.on_follow_up()
         return order
 
     async def cancel(self, account: str, identity: str, order_id: str) -> dict[str, Any]:

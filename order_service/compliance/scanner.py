@@ -12,7 +12,7 @@ mentions `public.strategy` is not one. The kinds:
 - `unknown_table`: a table of the own schema that its migrations never create.
 
 The own schema is learnt from the migrations (`order_service.orders.migrations`: every
-`CREATE TABLE schema.name`). URLs are string literals with an http(s) scheme and a host,
+`CREATE TABLE schema.name`, and `CREATE FUNCTION schema.name` for functions read as tables). URLs are string literals with an http(s) scheme and a host,
 outside settings modules and docstrings. A finding on a line marked `# Legacy:` is
 reported separately and does not fail the scan.
 """
@@ -48,12 +48,14 @@ _SQL_START = re.compile(r"^\s*(select|insert|update|delete|with|merge|upsert)\b"
 _URL = re.compile(r"^\s*https?://[^\s/:]+(:\d+)?(/\S*)?\s*$", re.IGNORECASE)
 _PLACEHOLDER = "0"
 SETTINGS_FILES = frozenset({"settings.py"})
-_CREATE_TABLE = re.compile(r"\bCREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)\.(\w+)", re.IGNORECASE)
+_CREATE_TABLE = re.compile(
+    r"\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:TABLE|FUNCTION)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)\.(\w+)", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
 class Schema:
-    """The service's own schema: its name and the tables its migrations create."""
+    """The service's own schema: its name and the tables (and set-returning functions) its migrations create."""
 
     name: str
     tables: frozenset[str]
@@ -131,6 +133,8 @@ def table_findings(sql: str, schema: Schema) -> list[tuple[str, str]]:
         named = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
         for table in statement.find_all(exp.Table):
             db, name = table.db.lower(), table.name.lower()
+            if not name and isinstance(table.this, exp.Anonymous):  # a function read as a table
+                name = str(table.this.this).lower()
             if not db:
                 if name not in named and name:
                     found.add(("unqualified_table", f"SQL names table {name} without a schema"))

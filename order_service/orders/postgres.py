@@ -43,36 +43,8 @@ UNAVAILABLE = (
     asyncpg.AdminShutdownError,
 )
 
-CLAIM = """
-INSERT INTO order_service.idempotency_keys AS k (account, key, fingerprint, state, token, claimed_until)
-VALUES ($1, $2, $3, 'pending', $4, clock_timestamp() + make_interval(secs => $5))
-ON CONFLICT (account, key) DO UPDATE
-    SET fingerprint = excluded.fingerprint, state = 'pending', token = excluded.token,
-        claimed_until = excluded.claimed_until, order_id = NULL, status = NULL, body = NULL, expires_at = NULL
-    WHERE (k.state = 'pending' AND k.claimed_until < clock_timestamp())
-       OR (k.state = 'done' AND k.expires_at < clock_timestamp())
-RETURNING token
-"""
-LOCK_KEY = """
-INSERT INTO order_service.idempotency_keys AS k (account, key, fingerprint, state, token, claimed_until)
-VALUES ($1, $2, $3, 'pending', $4, clock_timestamp())
-ON CONFLICT (account, key) DO UPDATE SET account = k.account
-RETURNING state, fingerprint, status, body
-"""
-INSERT_ORDER = """
-WITH n AS (SELECT $1 || lpad(nextval('order_service.order_number')::text, 9, '0') AS id)
-INSERT INTO order_service.orders (order_id, account, status, strategy_id, body)
-SELECT n.id, $2, $3, $4, jsonb_set($5::jsonb, '{order_id}', to_jsonb(n.id)) FROM n
-RETURNING body
-"""
-ANSWER = """
-INSERT INTO order_service.idempotency_keys AS k
-    (account, key, fingerprint, state, token, claimed_until, order_id, status, body, expires_at)
-VALUES ($1, $2, $3, 'done', $4, clock_timestamp(), $5, $6, $7, clock_timestamp() + make_interval(secs => $8))
-ON CONFLICT (account, key) DO UPDATE
-    SET fingerprint = excluded.fingerprint, state = 'done', order_id = excluded.order_id,
-        status = excluded.status, body = excluded.body, expires_at = excluded.expires_at
-"""
+CLAIM = "SELECT * FROM order_service.claim_key($1, $2, $3, $4, $5)"
+PLACE = "SELECT * FROM order_service.place_order($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 ADD_FILL = """
 WITH fill AS (
     INSERT INTO order_service.fills (order_id, side, quantity, value) VALUES ($1, $6, $7, $8)
@@ -197,17 +169,12 @@ class PostgresOrderStore:
     async def claim(self, account: str, key: str, fingerprint: str) -> Claim | Stored:
         claim = Claim(account, key, fingerprint)
         async with self._connection() as db:
-            for _ in range(3):  # the row may change between the two statements: look again
-                if await db.fetchval(CLAIM, account, key, fingerprint, claim.token, self._claim_seconds):
-                    return claim
-                row = await db.fetchrow(
-                    "SELECT fingerprint, state, status, body FROM order_service.idempotency_keys"
-                    " WHERE account = $1 AND key = $2",
-                    account,
-                    key,
-                )
+            for _ in range(3):  # the row may go between the function's two statements: look again
+                row = await db.fetchrow(CLAIM, account, key, fingerprint, claim.token, self._claim_seconds)
                 if row is None:
                     continue
+                if row["claimed"]:
+                    return claim
                 if row["fingerprint"] != fingerprint:
                     raise KeyReused(f"Idempotency-Key {key} was used for a different request")
                 if row["state"] == "pending":
@@ -229,48 +196,25 @@ class PostgresOrderStore:
     async def place(
         self, order: dict[str, Any], prefix: str, claim: Claim | None, follow_ups: FollowUps | None
     ) -> Stored:
-        async with self._connection() as db, db.transaction():
-            if claim is not None:
-                earlier = await self._answer_of(db, claim)
-                if earlier is not None:
-                    return earlier
-            stored = await db.fetchval(
-                INSERT_ORDER,
-                prefix,
-                order["trading_account_id"],
-                order["status"],
-                order["strategy_id"],
-                order,
-            )
-            await self._commit_follow_ups(db, stored, None, follow_ups)
-            if claim is not None:
-                await db.execute(
-                    ANSWER,
-                    claim.account,
-                    claim.key,
-                    claim.fingerprint,
-                    claim.token,
-                    stored["order_id"],
-                    201,
-                    stored,
-                    self._keep_seconds,
-                )
-        return Stored(201, stored)
+        key = (claim.key, claim.fingerprint, claim.token) if claim else (None, None, None)
+        args = (prefix, order["trading_account_id"], order["status"], order["strategy_id"], order, *key)
+        async with self._connection() as db:
+            if Fill.of(order) is None:  # nothing more to write: one statement, its own transaction
+                row = await db.fetchrow(PLACE, *args, self._keep_seconds)
+                return self._placed(row, claim)
+            async with db.transaction():
+                row = await db.fetchrow(PLACE, *args, self._keep_seconds)
+                answer = self._placed(row, claim)
+                if not answer.replayed:
+                    await self._commit_follow_ups(db, answer.body, None, follow_ups)
+        return answer
 
     @staticmethod
-    async def _answer_of(db: Db, claim: Claim) -> Stored | None:
-        """The key's answer when an earlier request under it committed first.
-
-        The key's row is locked from here to the commit (made first if its claim was purged),
-        so two requests under one key commit one after the other, and the second sees the first.
-        """
-        row = await db.fetchrow(LOCK_KEY, claim.account, claim.key, claim.fingerprint, claim.token)
-        assert row is not None  # an upsert with RETURNING always returns its row
-        if row["state"] != "done":
-            return None
-        if row["fingerprint"] != claim.fingerprint:
+    def _placed(row: asyncpg.Record | None, claim: Claim | None) -> Stored:
+        assert row is not None  # the function always returns its one row
+        if row["replayed"] and claim is not None and row["fingerprint"] != claim.fingerprint:
             raise KeyReused(f"Idempotency-Key {claim.key} was used for a different request")
-        return Stored(row["status"], row["body"], replayed=True)
+        return Stored(row["status"], row["body"], replayed=row["replayed"])
 
     async def _commit_follow_ups(
         self,

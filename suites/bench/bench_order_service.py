@@ -1,15 +1,22 @@
-"""`make bench`, part six: signed order placement through the whole stack.
+"""`make bench`, part six: signed order placement through the whole stack, durable and not.
 
-`python -m mocks up` starts every mock, a throwaway Redis and the reference order service
-on free loopback ports; 16 concurrent clients then place signed LIMIT orders under
-strategy 42 (security, rate limit, idempotency key, anomaly check, strategy validation
-against the real strategy mock, Redis) for a fixed time. The requests are signed
-beforehand (each with its own nonce and idempotency key) and replayed by wrk, so the
-calling services' signing and a Python load loop do not take the order service's CPU on
-this 2-core machine; without wrk a Python loop signs as it goes (and is the bottleneck).
-Reports throughput and p50/p99, and where the time goes: the same run's median of a bare
-GET on the order service's `/health/circuit-breaker` (the HTTP floor) and of a bare
-strategy-mock validation.
+`python -m mocks up` starts every mock, a throwaway Redis, a throwaway PostgreSQL and the
+reference order service on free loopback ports; 16 concurrent clients then place signed
+orders under strategy 42 (security, rate limit, idempotency key, anomaly check, strategy
+validation against the real strategy mock, the order store) for a fixed time. The
+requests are signed beforehand (each with its own nonce and idempotency key) and replayed
+by wrk, so the calling services' signing and a Python load loop do not take the order
+service's CPU on this 2-core machine; without wrk a Python loop signs as it goes (and is
+the bottleneck).
+
+Four stacks, one after the other in the same run:
+1. LIMIT orders, orders kept in PostgreSQL (the durable service);
+2. the same with orders in memory (`--no-postgres`): durable / memory is the cost of durability;
+3. MARKET orders (each filled: a fill, a position and a P&L sync in the outbox), PostgreSQL;
+4. the same with a 6 s latency fault on the strategy service's P&L sync: the answer's p99
+   must not follow the owner's latency (the relay delivers in the background).
+Reports throughput and p50/p99 of each and the two ratios, and the same run's floors: the
+median of a bare GET on the order service and of a bare strategy-mock validation.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -31,18 +39,19 @@ import httpx
 from harness.servers import free_port, start_mock_servers, stop_mock_servers
 from order_service.security.dev import dev_signer, dev_user_token
 from suites.bench.wrk import REPLAY_LUA, Load, closed_loop, run_wrk, write_raw_requests
-from suites.fixtures.orders import LIMIT_ORDER
+from suites.fixtures.orders import LIMIT_ORDER, market_order
 
 ORDER = {**LIMIT_ORDER, "quantity": 1, "strategy_id": 42}
+FILLED = {**market_order(strategy_id=42), "quantity": 1}
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "16"))
 HEADERS = {"content-type": "application/json", "x-trading-account-id": "ZX1234"}
 
 
-def signed_orders(url: str, count: int) -> list[bytes]:
+def signed_orders(url: str, count: int, order: dict[str, object]) -> list[bytes]:
     """`count` order requests as algo_engine would send them, each signed, with its own idempotency key."""
     signer = dev_signer("algo_engine")
     headers = {**HEADERS, "authorization": f"Bearer {dev_user_token(ttl=3600)}"}
-    body = json.dumps(ORDER).encode()
+    body = json.dumps(order).encode()
     host = httpx.URL(url).netloc.decode()
     raw = []
     for _ in range(count):
@@ -56,16 +65,16 @@ def signed_orders(url: str, count: int) -> list[bytes]:
     return raw
 
 
-def wrk_load(url: str, seconds: float, workdir: Path) -> Load:
+def wrk_load(url: str, seconds: float, workdir: Path, order: dict[str, object]) -> Load:
     requests = workdir / "orders.raw"
     # Enough for 3,000 orders/s: a replayed signature would be refused (and counted as an error).
-    write_raw_requests(requests, signed_orders(url, int(3_000 * seconds)))
+    write_raw_requests(requests, signed_orders(url, int(3_000 * seconds), order))
     script = workdir / "replay.lua"
     script.write_text(REPLAY_LUA)
     return run_wrk(url, seconds=seconds, connections=CLIENTS, script=script, script_args=(str(requests), "2"))
 
 
-def python_load(url: str, seconds: float) -> Load:
+def python_load(url: str, seconds: float, order: dict[str, object]) -> Load:
     """Without wrk: a Python loop signs and sends (it takes a core from the service)."""
 
     async def run() -> Load:
@@ -76,7 +85,7 @@ def python_load(url: str, seconds: float) -> Load:
         ) as client:
 
             def send() -> Awaitable[httpx.Response]:
-                return client.post("/orders", json=ORDER, headers={"idempotency-key": uuid.uuid4().hex})
+                return client.post("/orders", json=order, headers={"idempotency-key": uuid.uuid4().hex})
 
             return await closed_loop(send, workers=CLIENTS, seconds=seconds, expected=201)
 
@@ -93,39 +102,65 @@ async def floor(url: str, path: str, rounds: int = 300) -> float:
     return statistics.median(times)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make bench (order service)", description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
-    args = parser.parse_args(argv)
+@dataclass(frozen=True)
+class Run:
+    load: Load
+    http_floor: float
+    strategy_floor: float
+
+
+def run_stack(seconds: float, *, memory: bool, order: dict[str, object], slow_owner: bool) -> Run:
+    """One stack from start to stop, loaded for `seconds`."""
     order_port = free_port()
     env = {"ORDER_SERVICE_RATE_LIMIT__PER_ACCOUNT": "100000", "ORDER_SERVICE_RATE_LIMIT__PER_SERVICE": "100000"}
+    extra = ["--redis-port", str(free_port()), "--order-service-port", str(order_port)]
+    extra += ["--no-postgres"] if memory else ["--postgres-port", str(free_port())]
     with tempfile.TemporaryDirectory() as workdir:
-        live = start_mock_servers(
-            Path(workdir) / "stack.log",
-            env=env,
-            extra=("--redis-port", str(free_port()), "--order-service-port", str(order_port)),
-        )
+        live = start_mock_servers(Path(workdir) / "stack.log", env=env, extra=extra)
         try:
             url = f"http://127.0.0.1:{order_port}"
+            if slow_owner:
+                live.service("strategy-service").fault(kind="latency", delay_ms=6000, operation_id="syncStrategyPnl")
             with_wrk = shutil.which("wrk") is not None
-            load = wrk_load(url, args.seconds, Path(workdir)) if with_wrk else python_load(url, args.seconds)
+            load = wrk_load(url, seconds, Path(workdir), order) if with_wrk else python_load(url, seconds, order)
             http_floor = asyncio.run(floor(url, "/health/circuit-breaker"))
             strategy = asyncio.run(floor(live.url("strategy-service"), "/strategies/42/validate"))
         finally:
             stop_mock_servers(live)
+    return Run(load, http_floor, strategy)
+
+
+def line(name: str, load: Load) -> str:
+    return (
+        f"  {name}: {load.rps:,.0f} orders/s, p50 {load.p50_ms:.1f} ms, p99 {load.p99_ms:.1f} ms, "
+        f"{load.errors} not 201 of {load.requests:,}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make bench (order service)", description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args(argv)
+    durable = run_stack(args.seconds, memory=False, order=ORDER, slow_owner=False)
+    memory = run_stack(args.seconds, memory=True, order=ORDER, slow_owner=False)
+    filled = run_stack(args.seconds, memory=False, order=FILLED, slow_owner=False)
+    slow = run_stack(args.seconds, memory=False, order=FILLED, slow_owner=True)
+    how = "wrk replaying requests signed beforehand" if shutil.which("wrk") else "Python load loop, signing as it goes"
+    print(f"\nsigned order placement, whole stack, {CLIENTS} clients, {args.seconds:.0f} s per stack ({how}):")
+    print(line("LIMIT orders, PostgreSQL (durable)", durable.load) + " (target 1,000/s, p99 under 25 ms)")
+    print(line("LIMIT orders, in memory          ", memory.load))
+    print(line("MARKET orders (fill + P&L sync in the outbox), PostgreSQL", filled.load))
+    print(line("the same, the strategy service 6 s slow on P&L sync     ", slow.load))
     print(
-        f"\nsigned order placement, whole stack, {CLIENTS} clients, {args.seconds:.0f} s "
-        f"({'wrk replaying requests signed beforehand' if with_wrk else 'Python load loop, signing as it goes'}): "
-        f"{load.rps:,.0f} orders/s (target 500), p50 {load.p50_ms:.1f} ms, p99 {load.p99_ms:.1f} ms "
-        f"(target 25 ms), {load.errors} not 201 of {load.requests:,}"
+        f"  durable / in memory: {durable.load.rps / memory.load.rps:.2f}x the rate (target 0.8x or more); "
+        f"p99 with the slow owner / without: {slow.load.p99_ms / filled.load.p99_ms:.2f}x (target 1.2x or less)"
     )
     print(
-        f"  where the time goes (medians, one request at a time): the order service's HTTP floor "
-        f"{http_floor * 1000:.2f} ms, a strategy validation on the mock {strategy * 1000:.2f} ms; per order the "
-        "service verifies the signature and the user token, makes five Redis round trips (replay, limits, "
-        "idempotency x2, anomaly windows) and one strategy validation, shared by the orders in flight"
+        f"  floors (medians, one request at a time, first stack): the order service's HTTP floor "
+        f"{durable.http_floor * 1000:.2f} ms, a strategy validation on the mock {durable.strategy_floor * 1000:.2f} ms"
     )
-    return 0 if load.errors == 0 else 1
+    errors = sum(run.load.errors for run in (durable, memory, filled, slow))
+    return 0 if errors == 0 else 1
 
 
 if __name__ == "__main__":
