@@ -12,9 +12,10 @@ mentions `public.strategy` is not one. The kinds:
 - `unknown_table`: a table of the own schema that its migrations never create.
 
 The own schema is learnt from the migrations (`order_service.orders.migrations`: every
-`CREATE TABLE schema.name`, and `CREATE FUNCTION schema.name` for functions read as tables). URLs are string literals with an http(s) scheme and a host,
-outside settings modules and docstrings. A finding on a line marked `# Legacy:` is
-reported separately and does not fail the scan.
+`CREATE TABLE schema.name`, and `CREATE FUNCTION schema.name` for functions read as
+tables). URLs are string literals with an http(s) scheme and a host, outside settings
+modules and docstrings. A finding on a line marked `# Legacy:` is reported separately and
+does not fail the scan.
 """
 
 from __future__ import annotations
