@@ -27,8 +27,11 @@ class PostgresUnavailable(MockError):
     """No PostgreSQL server can be started here (the message says why and how to get one)."""
 
 
-def _bin_dir() -> Path | None:
-    """Where initdb and friends are: on PATH, or in Debian's versioned folder."""
+def bin_dir() -> Path | None:
+    """Where initdb and friends are: `HARNESS_POSTGRES_BIN` (a folder) when set, else on PATH or in Debian's folder."""
+    chosen = os.environ.get("HARNESS_POSTGRES_BIN")
+    if chosen is not None:
+        return Path(chosen) if (Path(chosen) / "initdb").exists() else None
     found = shutil.which("initdb")
     if found:
         return Path(found).parent
@@ -54,10 +57,10 @@ class PostgresServer:
     """
 
     def __init__(self, root: Path, port: int) -> None:
-        bin_dir = _bin_dir()
-        if bin_dir is None:
+        found = bin_dir()
+        if found is None:
             raise PostgresUnavailable(f"initdb is not on PATH; to get it: {HOW_TO_GET}")
-        self._bin = bin_dir
+        self._bin = found
         self.root = root
         self.port = port
         self.data = root / "data"
@@ -142,4 +145,4 @@ def _free_port() -> int:
 
 def available() -> bool:
     """Whether the server's binaries are here."""
-    return _bin_dir() is not None
+    return bin_dir() is not None

@@ -27,6 +27,7 @@ from harness.servers import LiveMocks, free_port, start_mock_servers, stop_mock_
 from order_service.security.dev import dev_signer, dev_user_token
 from suites.fixtures import environment
 from suites.fixtures.orders import LIMIT_ORDER, market_order
+from suites.fixtures.postgres import server_binaries
 
 pytestmark = [pytest.mark.anyio, pytest.mark.live, pytest.mark.postgres]
 PINNED = "2026-11-26T11:00:00+05:30"  # a trading Thursday: no off-hours finding
@@ -65,7 +66,7 @@ class Stack:
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     environment.binary("redis-server")
-    environment.binary("initdb", tier="postgres")
+    server_binaries()
     port = free_port()
     live = start_mock_servers(
         tmp_path / "stack.log",

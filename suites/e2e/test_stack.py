@@ -18,6 +18,7 @@ from harness.servers import LiveMocks, free_port, start_mock_servers, stop_mock_
 from order_service.security.dev import dev_signer, dev_user_token
 from suites.fixtures import environment
 from suites.fixtures.orders import LIMIT_ORDER, market_order
+from suites.fixtures.postgres import server_binaries
 
 pytestmark = [pytest.mark.anyio, pytest.mark.live]
 LIMIT = LIMIT_ORDER
@@ -27,7 +28,7 @@ PINNED = "2026-11-26T11:00:00+05:30"  # a trading Thursday on the calendar mock'
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[tuple[LiveMocks, str]]:
     environment.binary("redis-server")  # the stack needs it
-    environment.binary("initdb", tier="postgres")  # and its database
+    server_binaries()  # and its database
     order_port = free_port()
     live = start_mock_servers(
         tmp_path / "stack.log",

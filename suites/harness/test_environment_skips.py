@@ -1,8 +1,9 @@
 """The skip policy: a tier this machine lacks skips with the reason, and fails under the CI switch.
 
 Each test named here needs something a machine may lack. They run in a child pytest whose PATH
-holds only the virtualenv (no redis-server, redis-cli or openssl) and whose Docker host does not
-exist, so every tier is missing for real.
+holds only the virtualenv (no redis-server, redis-cli or openssl), whose PostgreSQL binaries are
+pointed at a folder that does not exist, and whose Docker host does not exist, so every tier is
+missing for real.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ NEEDS = {
     "suites/e2e/test_stack.py::test_orders_anomalies_outage_and_recovery": "redis-server",
     "suites/redis/test_container_source.py::test_the_container_is_a_container_and_goes_away": "container",
     "suites/security/test_vectors.py::test_openssl_agrees": "openssl",
+    "suites/orders/test_postgres.py::test_order_ids_go_on_after_a_restart": "postgres",
     "suites/pact/test_pactflow_validator.py::test_pactflow_reports_an_out_of_schema_path_value": "pactflow-validator",
 }
 
@@ -38,6 +40,8 @@ def run_without_the_tiers(switch: str | None) -> subprocess.CompletedProcess[str
     env["PATH"] = str(Path(sys.executable).parent)  # the venv only
     env["DOCKER_HOST"] = "unix:///nonexistent/harness-no-engine.sock"
     env["HARNESS_REDIS_SOURCE"] = "process"
+    env["HARNESS_POSTGRES_BIN"] = "/nonexistent/harness-no-postgres"  # Debian's folder is off PATH too
+    env.pop("HARNESS_DATABASE_URL", None)
     if switch is not None:
         env[environment.SWITCH] = switch
     return child_pytest(*NEEDS, "-rfs", "-o", "addopts=", "-q", env=env)

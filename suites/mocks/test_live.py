@@ -16,6 +16,7 @@ import pytest
 from harness.servers import LiveMocks, free_port, start_mock_servers, stop_mock_servers
 from mocks.registry import SERVICES
 from suites.fixtures import environment
+from suites.fixtures.postgres import server_binaries
 
 pytestmark = pytest.mark.live
 
@@ -50,7 +51,7 @@ def port_is_free(port: int) -> bool:
 
 def test_up_prints_the_table_starts_redis_and_stops_everything_on_sigterm(tmp_path: Path) -> None:
     environment.binary("redis-server")  # `up` starts Redis and the order service only where it exists
-    environment.binary("initdb", tier="postgres")  # and PostgreSQL where its server is installed
+    server_binaries()  # and PostgreSQL where its server is installed
     redis_port, order_port, postgres_port = free_port(), free_port(), free_port()
     live = start_mock_servers(
         tmp_path / "up.log",
