@@ -6,7 +6,7 @@ Redis usage monitor classifies keys by the same table (settings may extend it).
 
 from __future__ import annotations
 
-IDEMPOTENCY = "idempotency"  # order placements already answered
+IDEMPOTENCY = "idempotency"  # idempotency records (the order service keeps its own in PostgreSQL now)
 REPLAY = "replay"  # signatures seen by request verification
 RATE_LIMIT = "rate_limit"  # request windows per account and service
 ANOMALY = "anomaly"  # sliding windows of the anomaly rules

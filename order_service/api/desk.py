@@ -11,7 +11,6 @@ the relay (`order_service.orders.relay`) delivers them; the answer never waits o
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -20,6 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Counter
 
 from order_service.clients import ClientHub
@@ -150,8 +150,10 @@ class OrderDesk:
         order = await self.store.change(account, order_id, lambda o: book.cancelled(o, identity, self.clock()), None)
         audit_event("order_cancelled", order_id=order_id, account=account, identity=identity)
         if self.detector is not None:
-            with contextlib.suppress(Exception):  # the order is cancelled; a missed count must not say otherwise
+            try:
                 await self.detector.check_cancellation(account, self.clock(), order_id)
+            except (aioredis.RedisError, OSError) as exc:  # the order is cancelled: a missed count must not undo that
+                log.warning("ANOMALY_CANCELLATION_UNCOUNTED order %s of %s: %s", order_id, account, exc)
         return order
 
     async def positions(self, account: str) -> list[dict[str, Any]]:

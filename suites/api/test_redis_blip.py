@@ -16,7 +16,7 @@ from order_service.security.dev import dev_security_settings, dev_signer, dev_us
 from order_service.services.order_anomaly_detector import OrderAnomalyDetector
 from order_service.settings import Settings
 from suites.fixtures import environment
-from suites.fixtures.orders import market_order
+from suites.fixtures.orders import LIMIT_ORDER, market_order
 from suites.fixtures.redis import start_redis_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
@@ -80,3 +80,27 @@ async def test_an_order_placed_just_before_redis_went_away_is_the_answer_for_its
     await client.aclose()
     assert again.status_code == 201  # not 409 "still in progress" for a day
     assert again.json() == placed.json()
+
+
+async def test_a_cancellation_stands_when_its_anomaly_count_fails(
+    blinking: Blinking, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def redis_went_away(self: OrderAnomalyDetector, *args: Any, **kwargs: Any) -> Any:
+        raise aioredis.ConnectionError("Redis went away after the cancel was committed")
+
+    monkeypatch.setattr(OrderAnomalyDetector, "check_cancellation", redis_went_away)
+    client = aioredis.Redis.from_url(f"redis://127.0.0.1:{blinking.port}/0", socket_timeout=1)
+    app = create_app(Settings(security=dev_security_settings()), redis=client)
+    headers = {"authorization": f"Bearer {dev_user_token()}", "x-trading-account-id": "ZX1234"}
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://o.test", auth=dev_signer("algo_engine")) as algo,
+        httpx.AsyncClient(transport=transport, base_url="http://o.test", auth=dev_signer("user_interface")) as ui,
+    ):
+        placed = (await algo.post("/orders", json=LIMIT_ORDER, headers=headers)).json()
+        cancelled = await algo.delete(f"/orders/{placed['order_id']}", headers=headers)
+        read = await ui.get(f"/orders/{placed['order_id']}", headers=headers)
+    await client.aclose()
+    assert cancelled.status_code == 200  # not a 503 for a cancel that happened
+    assert read.json()["status"] == "CANCELLED"
+    assert any("ANOMALY_CANCELLATION_UNCOUNTED" in r.getMessage() for r in caplog.records)
