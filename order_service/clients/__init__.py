@@ -66,7 +66,12 @@ class ClientHub:
         self.analytics = AnalyticsServiceClient(**with_fallbacks)  # type: ignore[arg-type]
         self.calendar = CalendarServiceClient(**with_fallbacks)
         clients: list[ServiceClient] = [self.strategy, self.account, self.analytics]
-        self.relay = OutboxRelay(self.outbox, {c.service: c.deliver for c in clients}, on_result=self._count_delivery)
+        self.relay = OutboxRelay(
+            self.outbox,
+            {c.service: c.deliver for c in clients},
+            on_result=self._count_delivery,
+            on_depth=lambda service, depth: self.metrics.outbox_depth.labels(service).set(depth),
+        )
 
     def _count_delivery(self, service: str, result: str) -> None:
         self.metrics.outbox_delivered.labels(service, result).inc()

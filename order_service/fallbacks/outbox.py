@@ -209,10 +209,13 @@ class OutboxRelay:
         deliverers: Mapping[str, Deliver],
         *,
         on_result: Callable[[str, Delivery], None] | None = None,
+        on_depth: Callable[[str, int], None] | None = None,
     ) -> None:
         self._outbox = outbox
         self._deliverers = dict(deliverers)
         self._on_result = on_result
+        self._on_depth = on_depth  # told each queue's depth after a drain (the depth gauge)
+        self._store_away = False
 
     async def drain(self, service: str, *, limit: int | None = None) -> int:
         """Deliver what can be delivered now; return how many left the queue."""
@@ -236,6 +239,8 @@ class OutboxRelay:
                 moved += 1
                 if self._on_result is not None:
                     self._on_result(service, result)
+            if self._on_depth is not None:
+                self._on_depth(service, await self._outbox.depth(service))
         return moved
 
     async def drain_all(self) -> int:
@@ -246,6 +251,13 @@ class OutboxRelay:
         while not stop.is_set():
             try:
                 await self.drain_all()
+                if self._store_away:
+                    self._store_away = False
+                    log.warning("OUTBOX_STORE_RESUMED the clients' outbox answers again")
+            except (aioredis.RedisError, OSError) as exc:  # Redis away: said once, not a traceback a round
+                if not self._store_away:
+                    self._store_away = True
+                    log.error("OUTBOX_STORE_UNAVAILABLE the clients' outbox cannot be read: %s", exc)
             except Exception:  # a relay that dies silently would keep writes forever
                 log.exception("the outbox relay failed; it tries again in %.1f s", interval)
             with contextlib.suppress(TimeoutError):

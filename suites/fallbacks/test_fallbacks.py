@@ -200,6 +200,8 @@ async def test_writes_during_an_outage_are_kept_and_replayed_in_order(
     assert portfolio.pnl is not None
     assert (portfolio.pnl.total_pnl, portfolio.pnl.version) == (Decimal(4), 4)  # no 409: order was kept
     assert await hub.outbox.depth("strategy-service") == 0
+    depth = hub.metrics.registry.get_sample_value("service_client_outbox_depth", {"service": "strategy-service"})
+    assert depth == 0  # the gauge follows the drain (it stayed at the outage's count before)
 
 
 async def test_a_write_the_owner_refuses_on_replay_is_dead_lettered_not_dropped(

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis
@@ -228,6 +229,48 @@ async def test_the_relay_loop_outlives_a_failing_drain(caplog: pytest.LogCapture
         await asyncio.wait_for(task, 1)
     assert (calls, await outbox.depth("a")) == ([0, 0], 0)
     assert [r.getMessage() for r in caplog.records] == ["the outbox relay failed; it tries again in 0.0 s"]
+
+
+class AwayOutbox(InMemoryOutbox):
+    """An outbox whose Redis is away until told otherwise."""
+
+    away = True
+
+    def lock(self, service: str) -> Any:  # the base's context manager, once Redis is back
+        if self.away:
+            raise aioredis.ConnectionError("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
+        return super().lock(service)
+
+
+async def test_the_relay_loop_says_once_that_redis_is_away_and_once_that_it_is_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outbox = AwayOutbox()
+    stop = asyncio.Event()
+
+    async def deliver(it: OutboxItem) -> tuple[Delivery, str]:
+        return "delivered", ""
+
+    with caplog.at_level(logging.WARNING, logger="order_service.outbox"):
+        task = asyncio.create_task(OutboxRelay(outbox, {"a": deliver}).run(0.01, stop=stop))
+        await asyncio.sleep(0.2)  # about twenty rounds with Redis away
+        outbox.away = False
+        await asyncio.sleep(0.1)
+        stop.set()
+        await asyncio.wait_for(task, 1)
+    messages = [r.getMessage() for r in caplog.records]
+    assert [m.split()[0] for m in messages] == ["OUTBOX_STORE_UNAVAILABLE", "OUTBOX_STORE_RESUMED"]
+    assert not any(r.exc_info for r in caplog.records)  # no traceback a round
+
+
+async def test_the_relay_tells_each_queue_s_depth_after_a_drain() -> None:
+    outbox = InMemoryOutbox()
+    for n in range(3):
+        await outbox.append(item("a", n))
+    depths: list[tuple[str, int]] = []
+    relay = OutboxRelay(outbox, {"a": answering({2: "unavailable"})}, on_depth=lambda *d: depths.append(d))
+    await relay.drain("a")
+    assert depths == [("a", 1)]
 
 
 async def test_the_relay_loop_waits_its_interval_between_drains() -> None:
