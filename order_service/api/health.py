@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import redis.asyncio as aioredis
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -77,6 +77,18 @@ def build_health_router(
         ready_now = all(check["status"] == "up" for check in checks.values())
         body = {"status": "ready" if ready_now else "not_ready", "checks": checks}
         return JSONResponse(body, status_code=200 if ready_now else 503)
+
+    @router.get("/health/outbox")
+    async def outbox(
+        state: Annotated[Literal["pending", "dead"] | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> JSONResponse:
+        try:
+            entries = await asyncio.wait_for(store.outbox_entries(state, limit), CHECK_TIMEOUT)
+        except (TimeoutError, StoreError) as exc:
+            body = {"error": "unavailable", "message": f"the order store is unavailable: {type(exc).__name__}"}
+            return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+        return JSONResponse({"entries": entries})
 
     @router.get("/health/redis")
     async def redis_health() -> JSONResponse:

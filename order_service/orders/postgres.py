@@ -328,6 +328,16 @@ class PostgresOrderStore:
             counts.setdefault(row["service"], {"pending": 0, "dead": 0})[row["state"]] = row["n"]
         return counts
 
+    async def outbox_entries(self, state: str | None, limit: int) -> list[dict[str, Any]]:
+        async with self._connection() as db:
+            rows = await db.fetch(
+                "SELECT id, service, operation, order_id, state, attempts, last_error FROM order_service.outbox"
+                " WHERE state <> 'delivered' AND ($1::text IS NULL OR state = $1) ORDER BY id LIMIT $2",
+                state,
+                limit,
+            )
+        return [dict(row) for row in rows]
+
     async def purge(self, *, delivered_days: float = 7.0) -> tuple[int, int]:
         """Delete expired key answers and entries delivered longer ago than `delivered_days`; return both counts."""
         async with self._connection() as db:

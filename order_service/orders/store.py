@@ -146,6 +146,9 @@ class OrderStore(Protocol):
     async def outbox_counts(self) -> dict[str, dict[str, int]]:
         """Per service, how many entries are pending and dead."""
 
+    async def outbox_entries(self, state: str | None, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` entries not delivered (of `state` when given), oldest first, as `/health/outbox` lists them."""
+
     async def close(self) -> None:
         """Release connections."""
 
@@ -320,12 +323,26 @@ class MemoryOrderStore:
                 service[row.state] += 1
         return counts
 
-    def outbox_rows(self) -> list[tuple[OutboxEntry, OutboxState, str | None]]:
-        """Every entry with its state and last error (for tests and the health page)."""
-        return [(row.entry, row.state, row.error) for row in self._outbox]
+    async def outbox_entries(self, state: str | None, limit: int) -> list[dict[str, Any]]:
+        rows = [r for r in self._outbox if r.state != "delivered" and (state is None or r.state == state)]
+        return [_listed(r.entry, r.state, r.error) for r in rows[:limit]]
 
     async def close(self) -> None:
         pass
+
+
+def _listed(entry: OutboxEntry, state: str, error: str | None) -> dict[str, Any]:
+    """An entry as `/health/outbox` lists it."""
+    f = entry.follow_up
+    return {
+        "id": entry.id,
+        "service": f.service,
+        "operation": f.operation,
+        "order_id": entry.order_id,
+        "state": state,
+        "attempts": entry.attempts,
+        "last_error": error,
+    }
 
 
 class _MemoryBatch:
@@ -335,7 +352,9 @@ class _MemoryBatch:
         self.entries = [row.entry for row in rows]
 
     async def delivered(self, entry: OutboxEntry) -> None:
-        self._rows[entry.id].state = "delivered"
+        row = self._rows[entry.id]
+        row.entry = OutboxEntry(entry.id, entry.follow_up, entry.order_id, entry.attempts + 1)
+        row.state = "delivered"
 
     async def retry(self, entry: OutboxEntry, error: str, delay: float) -> None:
         row = self._rows[entry.id]
@@ -344,4 +363,5 @@ class _MemoryBatch:
 
     async def dead(self, entry: OutboxEntry, reason: str) -> None:
         row = self._rows[entry.id]
+        row.entry = OutboxEntry(entry.id, entry.follow_up, entry.order_id, entry.attempts + 1)
         row.state, row.error = "dead", reason

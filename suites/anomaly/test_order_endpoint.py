@@ -16,7 +16,7 @@ from order_service.api.app import create_app
 from order_service.security.dev import dev_security_settings, dev_signer, dev_user_token
 from order_service.services.order_anomaly_detector import IST
 from order_service.settings import AnomalySettings, Settings
-from suites.fixtures.orders import LIMIT_ORDER
+from suites.fixtures.orders import LIMIT_ORDER, as_served
 from suites.fixtures.redis import RealRedis
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
@@ -44,7 +44,7 @@ def at_eleven() -> datetime:
 
 
 async def test_anomalies_are_listed_on_the_order_under_the_log_policy(client: aioredis.Redis) -> None:
-    app = create_app(Settings(security=dev_security_settings()), redis=client, clock=at_eleven)
+    app = await as_served(create_app(Settings(security=dev_security_settings()), redis=client, clock=at_eleven))
     async with http(app) as api:
         placed = await api.post("/orders", json=BIG)
     assert placed.status_code == 201
@@ -58,7 +58,7 @@ async def test_the_reject_policy_refuses_a_critical_order(
 ) -> None:
     caplog.set_level(logging.INFO, logger="order_service.audit")
     settings = Settings(security=dev_security_settings(), anomaly=AnomalySettings(policy="reject_critical"))
-    app = create_app(settings, redis=client, clock=at_eleven)
+    app = await as_served(create_app(settings, redis=client, clock=at_eleven))
     async with http(app) as api:
         refused = await api.post("/orders", json=BIG)
         small = await api.post("/orders", json={**BIG, "quantity": 60_000})  # LOW: placed
@@ -78,7 +78,7 @@ async def test_the_reject_policy_refuses_a_critical_order(
 async def test_cancellations_feed_the_rapid_cancellation_window(
     client: aioredis.Redis, redis_client: redis.Redis
 ) -> None:
-    app = create_app(Settings(security=dev_security_settings()), redis=client, clock=at_eleven)
+    app = await as_served(create_app(Settings(security=dev_security_settings()), redis=client, clock=at_eleven))
     async with http(app) as api:
         placed = (await api.post("/orders", json={**BIG, "quantity": 1})).json()
         await api.delete(f"/orders/{placed['order_id']}")

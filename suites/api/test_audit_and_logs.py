@@ -19,7 +19,7 @@ from order_service.api.app import create_app
 from order_service.security.dev import dev_security_settings, dev_signer, dev_user_token
 from order_service.services.order_anomaly_detector import IST
 from order_service.settings import RateLimitSettings, Settings
-from suites.fixtures.orders import LIMIT_ORDER
+from suites.fixtures.orders import LIMIT_ORDER, as_served
 from suites.fixtures.redis import RealRedis
 
 pytestmark = pytest.mark.anyio
@@ -35,7 +35,7 @@ def lines(caplog: pytest.LogCaptureFixture, tag: str) -> list[dict[str, Any]]:
 async def api(real_redis: RealRedis, redis_client: redis.Redis) -> AsyncIterator[httpx.AsyncClient]:
     client = aioredis.Redis.from_url(real_redis.url)
     settings = Settings(security=dev_security_settings(), rate_limit=RateLimitSettings(per_account=2))
-    app = create_app(settings, redis=client, clock=lambda: datetime(2026, 11, 26, 11, 0, tzinfo=IST))
+    app = await as_served(create_app(settings, redis=client, clock=lambda: datetime(2026, 11, 26, 11, 0, tzinfo=IST)))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url="http://order.test",

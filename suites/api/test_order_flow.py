@@ -23,7 +23,7 @@ from order_service.services.order_anomaly_detector import IST
 from order_service.settings import RateLimitSettings, Settings
 from suites.fixtures import environment
 from suites.fixtures.clients import FakeTime, build_hub
-from suites.fixtures.orders import LIMIT_ORDER, market_order
+from suites.fixtures.orders import LIMIT_ORDER, as_served, market_order
 from suites.fixtures.redis import RealRedis, start_redis_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
@@ -42,7 +42,7 @@ async def stack(
     client = aioredis.Redis.from_url(real_redis.url)
     hub = build_hub(mocks, fake_time)
     settings = Settings(security=dev_security_settings(), rate_limit=RateLimitSettings(per_account=5))
-    app = create_app(settings, redis=client, hub=hub, clock=at_eleven, wall=lambda: 1_795_700_000.5)
+    app = await as_served(create_app(settings, redis=client, hub=hub, clock=at_eleven, wall=lambda: 1_795_700_000.5))
     yield app, hub
     await hub.aclose()
     await client.aclose()
@@ -164,7 +164,7 @@ async def test_a_redis_outage_fails_closed_and_recovers(redis_client: redis.Redi
 
     process = start()
     client = aioredis.Redis(port=port, socket_connect_timeout=0.5, socket_timeout=0.5)
-    app = create_app(Settings(security=dev_security_settings()), redis=client, clock=at_eleven)
+    app = await as_served(create_app(Settings(security=dev_security_settings()), redis=client, clock=at_eleven))
     try:
         async with api(app) as algo:
             before = await algo.post("/orders", json=LIMIT)

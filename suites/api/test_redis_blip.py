@@ -16,7 +16,7 @@ from order_service.security.dev import dev_security_settings, dev_signer, dev_us
 from order_service.services.order_anomaly_detector import OrderAnomalyDetector
 from order_service.settings import Settings
 from suites.fixtures import environment
-from suites.fixtures.orders import LIMIT_ORDER, market_order
+from suites.fixtures.orders import LIMIT_ORDER, as_served, market_order
 from suites.fixtures.redis import start_redis_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
@@ -61,7 +61,7 @@ async def test_an_order_placed_just_before_redis_went_away_is_the_answer_for_its
 
     monkeypatch.setattr(OrderAnomalyDetector, "check_order", check_then_blip)
     client = aioredis.Redis.from_url(f"redis://127.0.0.1:{blinking.port}/0", socket_timeout=1)
-    app = create_app(Settings(security=dev_security_settings()), redis=client)
+    app = await as_served(create_app(Settings(security=dev_security_settings()), redis=client))
     order = market_order()
     key = {"idempotency-key": "blip-key-0001"}
     async with httpx.AsyncClient(
@@ -90,7 +90,7 @@ async def test_a_cancellation_stands_when_its_anomaly_count_fails(
 
     monkeypatch.setattr(OrderAnomalyDetector, "check_cancellation", redis_went_away)
     client = aioredis.Redis.from_url(f"redis://127.0.0.1:{blinking.port}/0", socket_timeout=1)
-    app = create_app(Settings(security=dev_security_settings()), redis=client)
+    app = await as_served(create_app(Settings(security=dev_security_settings()), redis=client))
     headers = {"authorization": f"Bearer {dev_user_token()}", "x-trading-account-id": "ZX1234"}
     transport = httpx.ASGITransport(app=app)
     async with (

@@ -152,6 +152,8 @@ def order_service_url(real_redis: RealRedis) -> Iterator[str]:
         security=dev_security_settings(), rate_limit=RateLimitSettings(per_account=10**6, per_service=10**6)
     )
     app = SignOnArrival(create_app(settings, redis=client, store=STORE))
+    with redis.Redis.from_url(real_redis.url) as sync:  # the replay store's epoch begins, as `serve` does
+        sync.set("replay:epoch", int(time.time()), nx=True)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
@@ -210,6 +212,7 @@ def test_the_order_service_conforms_to_its_contract(
     redis_client: redis.Redis,
 ) -> None:
     redis_client.flushdb()  # each example starts clean: no anomaly window carried over,
+    redis_client.set("replay:epoch", int(time.time()))  # (the replay store's epoch begins, as at start)
     STORE.inner = MemoryOrderStore()  # and no idempotency key
     case.call_and_validate()
 

@@ -309,6 +309,10 @@ async def test_the_outage_exercise_stop_a_mock_place_orders_start_it_see_the_wri
     async with httpx.AsyncClient() as plain:
         outbox = (await plain.get(f"{stack.url}/health/ready")).json()["checks"]["outbox"]
     assert outbox["counts"]["strategy-service"]["pending"] == 3
+    async with httpx.AsyncClient() as plain:
+        listed = (await plain.get(f"{stack.url}/health/outbox", params={"state": "pending"})).json()["entries"]
+    assert [e["order_id"] for e in listed] == [o["order_id"] for o in placed]  # each entry, oldest first
+    assert {(e["service"], e["operation"]) for e in listed} == {("strategy-service", "syncStrategyPnl")}
     await asyncio.to_thread(stack.live.start_child, "strategy-service")
 
     async def replayed() -> bool:

@@ -170,3 +170,19 @@ async def test_pages_run_newest_first_with_a_cursor(store: OrderStore) -> None:
     assert [o["order_id"] for o in first + second + last] == ids[::-1]
     assert end is None
     assert await store.page("ZX1234", "COMPLETE", 10, None) == ([], None)
+
+
+async def test_the_entries_not_delivered_are_listed_oldest_first_with_their_state(store: OrderStore) -> None:
+    placed = [(await store.place(market(strategy_id=s), PREFIX, None, pnl_follow_up)).body for s in (1, 2, 3)]
+    async with store.outbox_batch(10) as batch:
+        first, second, third = batch.entries
+        await batch.delivered(first)
+        await batch.dead(second, "refused: 409 stale")
+        await batch.retry(third, "answered 503", delay=60)
+    listed = await store.outbox_entries(None, 10)
+    assert [(e["order_id"], e["state"], e["attempts"], e["last_error"]) for e in listed] == [
+        (placed[1]["order_id"], "dead", 1, "refused: 409 stale"),  # every try counts, the last included
+        (placed[2]["order_id"], "pending", 1, "answered 503"),
+    ]
+    assert [e["state"] for e in await store.outbox_entries("dead", 10)] == ["dead"]
+    assert len(await store.outbox_entries(None, 1)) == 1

@@ -243,7 +243,7 @@ async def test_a_small_keyspace_sampled_by_cursor_runs_stays_near_the_truth(
 
 async def test_the_order_service_serves_health_redis(real_redis: RealRedis, sync_redis: redis.Redis) -> None:
     client = aioredis.Redis.from_url(real_redis.url)
-    app = create_app(Settings(security=dev_security_settings()), redis=client)
+    app = create_app(Settings(security=dev_security_settings()), redis=client)  # no signed request here
     sync_redis.set("idempotency:order-1", "x")
     await app.state.redis_monitor.scan()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://order.test") as http:
