@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -167,3 +170,41 @@ async def test_the_schema_is_the_service_s_own(pg_store: PostgresOrderStore, dat
         "outbox",
         "schema_migrations",
     }
+
+
+def test_the_migrate_command_applies_then_finds_the_schema_up_to_date(database_url: str) -> None:
+    env = {**os.environ, "ORDER_SERVICE_DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "order_service", "migrate"]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines() == [f"applied {m.version:04d}_{m.name}" for m in migrations()]
+    assert (again.returncode, again.stdout.strip()) == (0, "the schema is up to date")
+    unset = subprocess.run(
+        command,
+        env={k: v for k, v in env.items() if k != "ORDER_SERVICE_DATABASE_URL"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert unset.returncode == 2
+    assert "ORDER_SERVICE_DATABASE_URL is not set" in unset.stderr
+
+
+async def test_the_purge_drops_expired_answers_and_old_deliveries_only(database_url: str) -> None:
+    store = await PostgresOrderStore.connect(database_url, claim_seconds=0.2, keep_seconds=0.2)
+    try:
+        claim = await store.claim("ZX1234", "key-purge-01", "a")
+        assert isinstance(claim, Claim)
+        await store.place(market(strategy_id=1), PREFIX, claim, pnl_follow_up)
+        await store.place(market(strategy_id=2), PREFIX, None, pnl_follow_up)
+        async with store.outbox_batch(10) as batch:
+            await batch.delivered(batch.entries[0])  # the other stays pending
+        await asyncio.sleep(0.3)  # the key's answer is past its keep time
+        keys, entries = await store.purge(delivered_days=0)
+        assert (keys, entries) == (1, 1)
+        assert await store.outbox_counts() == {"strategy-service": {"pending": 1, "dead": 0}}
+        assert isinstance(await store.claim("ZX1234", "key-purge-01", "a"), Claim)  # the key is free again
+    finally:
+        await store.close()
