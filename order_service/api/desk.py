@@ -118,10 +118,11 @@ class OrderDesk:
             order["anomalies"] = [a.as_dict() for a in verdict.anomalies]
         answer = await self.store.place(order, book.id_prefix(at), claim, self._follow_ups)
         placed = answer.body
-        if not answer.replayed:
-            self.orders_total.labels(placed["status"]).inc()
-            if verdict is not None and self.detector is not None:
-                self.detector.report(account, placed["order_id"], verdict)
+        if answer.replayed:  # an earlier request under the key committed first: its order is the answer
+            return answer
+        self.orders_total.labels(placed["status"]).inc()
+        if verdict is not None and self.detector is not None:
+            self.detector.report(account, placed["order_id"], verdict)
         keyed = {"idempotency_key": claim.key} if claim is not None else {}
         audit_event(
             "order_placed",
