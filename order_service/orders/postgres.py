@@ -11,7 +11,6 @@ replica delivers them.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
@@ -44,9 +43,8 @@ UNAVAILABLE = (
     asyncpg.AdminShutdownError,
 )
 
-CLAIM_MANY = "SELECT * FROM order_service.claim_keys($1::jsonb)"
+CLAIM = "SELECT * FROM order_service.claim_key($1, $2, $3, $4, $5)"
 PLACE = "SELECT * FROM order_service.place_order($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-PLACE_MANY = "SELECT * FROM order_service.place_orders($1::jsonb)"
 ADD_FILL = """
 WITH fill AS (
     INSERT INTO order_service.fills (order_id, side, quantity, value) VALUES ($1, $6, $7, $8)
@@ -131,8 +129,6 @@ class PostgresOrderStore:
         self._pool_size = pool_size
         self._command_timeout = command_timeout
         self._pool: asyncpg.Pool | None = None
-        self._placements = _GroupCommit(self, PLACE_MANY)
-        self._claims = _GroupCommit(self, CLAIM_MANY)
 
     @classmethod
     async def connect(cls, url: str, **options: Any) -> PostgresOrderStore:
@@ -172,19 +168,18 @@ class PostgresOrderStore:
     # -- idempotency ---------------------------------------------------------------------
     async def claim(self, account: str, key: str, fingerprint: str) -> Claim | Stored:
         claim = Claim(account, key, fingerprint)
-        element: dict[str, Any] = {"account": account, "key": key, "fingerprint": fingerprint}
-        element |= {"token": claim.token, "seconds": self._claim_seconds}
-        for _ in range(3):  # the row may go between the claim's two statements: ask again
-            row = await self._claims.submit(element)
-            if row["claimed"]:
-                return claim
-            if row["state"] is None:
-                continue
-            if row["fingerprint"] != fingerprint:
-                raise KeyReused(f"Idempotency-Key {key} was used for a different request")
-            if row["state"] == "pending":
-                raise KeyInProgress(f"the request with Idempotency-Key {key} is still in progress")
-            return Stored(row["status"], row["body"])
+        async with self._connection() as db:
+            for _ in range(3):  # the row may go between the function's two statements: look again
+                row = await db.fetchrow(CLAIM, account, key, fingerprint, claim.token, self._claim_seconds)
+                if row is None:
+                    continue
+                if row["claimed"]:
+                    return claim
+                if row["fingerprint"] != fingerprint:
+                    raise KeyReused(f"Idempotency-Key {key} was used for a different request")
+                if row["state"] == "pending":
+                    raise KeyInProgress(f"the request with Idempotency-Key {key} is still in progress")
+                return Stored(row["status"], row["body"])
         raise KeyInProgress(f"the request with Idempotency-Key {key} is changing hands; try again")
 
     async def release(self, claim: Claim) -> None:
@@ -203,15 +198,15 @@ class PostgresOrderStore:
     ) -> Stored:
         key = (claim.key, claim.fingerprint, claim.token) if claim else (None, None, None)
         args = (prefix, order["trading_account_id"], order["status"], order["strategy_id"], order, *key)
-        if Fill.of(order) is None:  # nothing more to write: it joins the next group commit
-            names = ("prefix", "account", "status", "strategy", "body", "key", "fingerprint", "token")
-            placement = {**dict(zip(names, args, strict=True)), "keep": self._keep_seconds}
-            return self._placed(await self._placements.submit(placement), claim)
-        async with self._connection() as db, db.transaction():
-            row = await db.fetchrow(PLACE, *args, self._keep_seconds)
-            answer = self._placed(row, claim)
-            if not answer.replayed:
-                await self._commit_follow_ups(db, answer.body, None, follow_ups)
+        async with self._connection() as db:
+            if Fill.of(order) is None:  # nothing more to write: one statement, its own transaction
+                row = await db.fetchrow(PLACE, *args, self._keep_seconds)
+                return self._placed(row, claim)
+            async with db.transaction():
+                row = await db.fetchrow(PLACE, *args, self._keep_seconds)
+                answer = self._placed(row, claim)
+                if not answer.replayed:
+                    await self._commit_follow_ups(db, answer.body, None, follow_ups)
         return answer
 
     @staticmethod
@@ -362,50 +357,6 @@ class PostgresOrderStore:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
-
-
-class _GroupCommit:
-    """Calls of one statement committed together: those that arrive while a batch runs form the next.
-
-    One call of a set-returning function per batch (one transaction, one round trip) instead of
-    one per request; under load the batches grow by themselves, alone a request waits for
-    nobody. Elements are sorted by (account, key) in a batch, so batches of two replicas lock
-    keys in one order and never deadlock; the function answers one row per element, in order.
-    """
-
-    MAX = 64
-
-    def __init__(self, store: PostgresOrderStore, statement: str) -> None:
-        self._store = store
-        self._statement = statement
-        self._waiting: list[tuple[dict[str, Any], asyncio.Future[asyncpg.Record]]] = []
-        self._flushing: asyncio.Task[None] | None = None
-
-    async def submit(self, element: dict[str, Any]) -> asyncpg.Record:
-        done: asyncio.Future[asyncpg.Record] = asyncio.get_running_loop().create_future()
-        self._waiting.append((element, done))
-        if self._flushing is None:
-            self._flushing = asyncio.ensure_future(self._flush())
-        return await done
-
-    async def _flush(self) -> None:
-        try:
-            while self._waiting:
-                batch, self._waiting = self._waiting[: self.MAX], self._waiting[self.MAX :]
-                batch.sort(key=lambda waiting: (waiting[0]["account"], waiting[0]["key"] or ""))
-                try:
-                    async with self._store._connection() as db:
-                        rows = await db.fetch(self._statement, [element for element, _ in batch])
-                except Exception as exc:  # every request of the batch gets the error
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_exception(exc)
-                    continue
-                for (_, done), row in zip(batch, rows, strict=True):
-                    if not done.done():
-                        done.set_result(row)
-        finally:
-            self._flushing = None
 
 
 def _entry(row: asyncpg.Record) -> OutboxEntry:
