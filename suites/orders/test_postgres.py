@@ -14,7 +14,7 @@ import pytest
 from order_service.errors import StoreUnavailableError
 from order_service.orders.migrate import MigrationError, migrate, migrations
 from order_service.orders.postgres import PostgresOrderStore
-from order_service.orders.store import Claim, Stored
+from order_service.orders.store import Claim, KeyInProgress, Stored
 from suites.orders.conftest import limit, market
 from suites.orders.test_store import PREFIX, pnl_follow_up
 
@@ -208,3 +208,26 @@ async def test_the_purge_drops_expired_answers_and_old_deliveries_only(database_
         assert isinstance(await store.claim("ZX1234", "key-purge-01", "a"), Claim)  # the key is free again
     finally:
         await store.close()
+
+
+async def test_fifty_requests_at_once_five_per_key_place_one_order_per_key(pg_store: PostgresOrderStore) -> None:
+    async def request(n: int) -> tuple[str, str]:
+        key = f"load-key-{n % 10:04d}"
+        for _ in range(100):
+            try:
+                outcome = await pg_store.claim("ZX1234", key, "same body")
+            except KeyInProgress:
+                await asyncio.sleep(0.01)  # the first request under this key is still running
+                continue
+            if isinstance(outcome, Stored):
+                return key, outcome.body["order_id"]
+            return key, (await pg_store.place(limit(), PREFIX, outcome, None)).body["order_id"]
+        raise AssertionError(f"{key} never answered")
+
+    answers = await asyncio.gather(*(request(n) for n in range(50)))
+    by_key: dict[str, set[str]] = {}
+    for key, order_id in answers:
+        by_key.setdefault(key, set()).add(order_id)
+    assert all(len(ids) == 1 for ids in by_key.values()), by_key
+    page, _ = await pg_store.page("ZX1234", None, 100, None)
+    assert len(page) == 10
