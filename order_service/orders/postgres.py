@@ -311,11 +311,9 @@ class PostgresOrderStore:
     # -- the outbox ----------------------------------------------------------------------
     @contextlib.asynccontextmanager
     async def outbox_batch(self, limit: int) -> AsyncIterator[OutboxBatch]:
-        async with self._connection() as db:
-            with _reachable():
-                async with db.transaction():
-                    rows = await db.fetch(CLAIM_DUE, limit)
-                    yield _PostgresBatch(db, [_entry(row) for row in rows])
+        async with self._connection() as db, db.transaction():  # held while the entries are delivered
+            rows = await db.fetch(CLAIM_DUE, limit)
+            yield _PostgresBatch(db, [_entry(row) for row in rows])
 
     async def outbox_counts(self) -> dict[str, dict[str, int]]:
         async with self._connection() as db:
@@ -338,7 +336,7 @@ class PostgresOrderStore:
             )
         return [dict(row) for row in rows]
 
-    async def purge(self, *, delivered_days: float = 7.0) -> tuple[int, int]:
+    async def purge(self, *, delivered_days: int = 7) -> tuple[int, int]:
         """Delete expired key answers and entries delivered longer ago than `delivered_days`; return both counts."""
         async with self._connection() as db:
             keys = await db.execute(
@@ -349,7 +347,7 @@ class PostgresOrderStore:
             entries = await db.execute(
                 "DELETE FROM order_service.outbox WHERE state = 'delivered'"
                 " AND delivered_at < clock_timestamp() - make_interval(days => $1)",
-                int(delivered_days),
+                delivered_days,
             )
         return int(keys.split()[-1]), int(entries.split()[-1])
 

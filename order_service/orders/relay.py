@@ -16,18 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 
 from prometheus_client import CollectorRegistry, Gauge
 
 from order_service.errors import StoreError
-from order_service.fallbacks.outbox import Delivery, OutboxItem
+from order_service.fallbacks.outbox import Deliver, Delivery, OutboxItem
 from order_service.metrics import ClientMetrics
 from order_service.orders.store import OrderStore, OutboxBatch, OutboxEntry
 
 log = logging.getLogger("order_service.relay")
-
-Deliver = Callable[[OutboxItem], Awaitable[tuple[Delivery, str]]]
 
 
 class FollowUpRelay:
@@ -51,7 +49,7 @@ class FollowUpRelay:
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._wake = asyncio.Event()
-        self._failing: dict[str, str] = {}  # service -> why its last delivery failed
+        self._failing: set[str] = set()  # owners whose last delivery failed (a change of state is logged)
         self._store_away = False
         self.entries = Gauge(
             "order_service_outbox_entries",
@@ -95,7 +93,8 @@ class FollowUpRelay:
             self._metrics.outbox_delivered.labels(service, "delivered" if result == "delivered" else "dead").inc()
         if result == "delivered":
             await batch.delivered(entry)
-            if self._failing.pop(service, None) is not None:
+            if service in self._failing:
+                self._failing.discard(service)
                 log.warning("OUTBOX_DELIVERY_RESUMED %s answers again", service)
         elif result == "rejected":
             log.error(
@@ -110,7 +109,7 @@ class FollowUpRelay:
         else:
             if service not in self._failing:
                 log.warning("OUTBOX_DELIVERY_PAUSED %s: %s (kept, tried again with backoff)", service, detail)
-            self._failing[service] = detail
+            self._failing.add(service)
             await batch.retry(entry, detail, self.backoff(entry.attempts))
 
     async def refresh_gauges(self) -> dict[str, dict[str, int]]:
