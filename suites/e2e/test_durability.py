@@ -28,6 +28,7 @@ from order_service.security.dev import dev_signer, dev_user_token
 from suites.fixtures import environment
 from suites.fixtures.orders import LIMIT_ORDER, market_order
 from suites.fixtures.postgres import server_binaries
+from suites.fixtures.processes import processes
 
 pytestmark = [pytest.mark.anyio, pytest.mark.live, pytest.mark.postgres]
 PINNED = "2026-11-26T11:00:00+05:30"  # a trading Thursday: no off-hours finding
@@ -42,17 +43,7 @@ class Stack:
     def order_service_pids(self) -> list[int]:
         """The pids of the order service `up` runs on this stack's port (read from /proc)."""
         wanted = ["order_service", "serve", "--port", str(self.port)]
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-            except OSError:
-                continue
-            if all(part in argv for part in wanted):
-                pids.append(int(entry.name))
-        return pids
+        return [pid for pid, _, argv in processes() if all(part in argv for part in wanted)]
 
     def audit_events(self) -> list[dict[str, Any]]:
         """The `AUDIT_EVENT` lines `serve` wrote (JSON lines on its stdout, which `up` passes on)."""

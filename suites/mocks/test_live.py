@@ -17,6 +17,7 @@ from harness.servers import LiveMocks, free_port, start_mock_servers, stop_mock_
 from mocks.registry import SERVICES
 from suites.fixtures import environment
 from suites.fixtures.postgres import server_binaries
+from suites.fixtures.processes import processes
 
 pytestmark = pytest.mark.live
 
@@ -118,18 +119,11 @@ def test_up_starts_a_child_that_died_again_on_its_port_and_the_others_keep_runni
 def mock_pids(live: LiveMocks) -> list[tuple[int, str]]:
     """(pid, name) of each `python -m mocks serve NAME` child of this stack's `up` (read from /proc)."""
     assert live.process is not None
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if parent == live.process.pid and b"serve" in argv:
-            found.append((int(entry.name), argv[argv.index(b"serve") + 1].decode()))
-    return found
+    return [
+        (pid, argv[argv.index("serve") + 1])
+        for pid, parent, argv in processes()
+        if parent == live.process.pid and "serve" in argv
+    ]
 
 
 def test_up_without_redis_says_so_in_its_ready_file(live_mocks: LiveMocks) -> None:
