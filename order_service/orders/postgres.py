@@ -176,11 +176,11 @@ class PostgresOrderStore:
                 if row["claimed"]:
                     return claim
                 if row["fingerprint"] != fingerprint:
-                    raise KeyReused(f"Idempotency-Key {key} was used for a different request")
+                    raise KeyReused(key)
                 if row["state"] == "pending":
-                    raise KeyInProgress(f"the request with Idempotency-Key {key} is still in progress")
+                    raise KeyInProgress(key)
                 return Stored(row["status"], row["body"])
-        raise KeyInProgress(f"the request with Idempotency-Key {key} is changing hands; try again")
+        raise KeyInProgress(key, "is changing hands; try again")
 
     async def release(self, claim: Claim) -> None:
         async with self._connection() as db:
@@ -213,7 +213,7 @@ class PostgresOrderStore:
     def _placed(row: asyncpg.Record | None, claim: Claim | None) -> Stored:
         assert row is not None  # the function always returns its one row
         if row["replayed"] and claim is not None and row["fingerprint"] != claim.fingerprint:
-            raise KeyReused(f"Idempotency-Key {claim.key} was used for a different request")
+            raise KeyReused(claim.key)
         return Stored(row["status"], row["body"], replayed=row["replayed"])
 
     async def _commit_follow_ups(

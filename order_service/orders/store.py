@@ -30,9 +30,15 @@ OutboxState = Literal["pending", "delivered", "dead"]
 class KeyInProgress(Exception):
     """A request with this Idempotency-Key is still running (409)."""
 
+    def __init__(self, key: str, why: str = "is still in progress") -> None:
+        super().__init__(f"the request with Idempotency-Key {key} {why}")
+
 
 class KeyReused(Exception):
     """The Idempotency-Key was used for a different request (422)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"Idempotency-Key {key} was used for a different request")
 
 
 @dataclass(frozen=True)
@@ -203,9 +209,9 @@ class MemoryOrderStore:
             self._keys[(account, key)] = _Key(fingerprint, claim.token, now + self._claim_seconds)
             return claim
         if record.fingerprint != fingerprint:
-            raise KeyReused(f"Idempotency-Key {key} was used for a different request")
+            raise KeyReused(key)
         if record.answer is None:
-            raise KeyInProgress(f"the request with Idempotency-Key {key} is still in progress")
+            raise KeyInProgress(key)
         return record.answer
 
     async def release(self, claim: Claim) -> None:
@@ -220,7 +226,7 @@ class MemoryOrderStore:
         record = self._keys.get((claim.account, claim.key)) if claim else None
         if claim is not None and record is not None and record.answer is not None:
             if record.fingerprint != claim.fingerprint:
-                raise KeyReused(f"Idempotency-Key {claim.key} was used for a different request")
+                raise KeyReused(claim.key)
             return dataclasses.replace(record.answer, replayed=True)  # an earlier request committed first
         number = self._number + 1
         stored = {**order, "order_id": f"{prefix}{number:09d}"}
@@ -351,17 +357,19 @@ class _MemoryBatch:
         self._rows = {row.entry.id: row for row in rows}
         self.entries = [row.entry for row in rows]
 
-    async def delivered(self, entry: OutboxEntry) -> None:
+    def _tried(self, entry: OutboxEntry) -> _Entry:
+        """The entry's row, with this try counted (as every verdict counts one)."""
         row = self._rows[entry.id]
-        row.entry = OutboxEntry(entry.id, entry.follow_up, entry.order_id, entry.attempts + 1)
-        row.state = "delivered"
+        row.entry = dataclasses.replace(entry, attempts=entry.attempts + 1)
+        return row
+
+    async def delivered(self, entry: OutboxEntry) -> None:
+        self._tried(entry).state = "delivered"
 
     async def retry(self, entry: OutboxEntry, error: str, delay: float) -> None:
-        row = self._rows[entry.id]
-        row.entry = OutboxEntry(entry.id, entry.follow_up, entry.order_id, entry.attempts + 1)
+        row = self._tried(entry)
         row.due, row.error = self._store._clock() + delay, error
 
     async def dead(self, entry: OutboxEntry, reason: str) -> None:
-        row = self._rows[entry.id]
-        row.entry = OutboxEntry(entry.id, entry.follow_up, entry.order_id, entry.attempts + 1)
+        row = self._tried(entry)
         row.state, row.error = "dead", reason
