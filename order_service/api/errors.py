@@ -162,12 +162,9 @@ def _audited(response: JSONResponse, request: Request) -> JSONResponse:
     return response
 
 
-def _handler(
-    answer: Callable[[Any], JSONResponse], *, audit: bool
-) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
-    async def handle(request: Request, exc: Exception) -> JSONResponse:
-        response = answer(exc)
-        return _audited(response, request) if audit else response
+def _handler(answer: Callable[[Any], JSONResponse]) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handle(_: Request, exc: Exception) -> JSONResponse:
+        return answer(exc)
 
     return handle
 
@@ -188,4 +185,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _audit_too(_http_error))
     for kind, answer in ERROR_ANSWERS:
         # the anomaly policy's refusal is audited where it is decided, with the findings
-        app.add_exception_handler(kind, _handler(answer, audit=kind is not OrderRefused))
+        handler = _handler(answer)
+        app.add_exception_handler(kind, handler if kind is OrderRefused else _audit_too(handler))
