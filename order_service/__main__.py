@@ -89,6 +89,8 @@ async def _purge(store: OrderStore, stop: asyncio.Event) -> None:
     while purge is not None and not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), PURGE_INTERVAL)
+        if stop.is_set():
+            return  # shutting down: no purge on the way out
         try:
             await purge()
         except StoreError as exc:  # the relay reports the store's absence; a skipped purge is harmless
