@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -89,18 +90,32 @@ def redis_server_process(binary: str) -> Iterator[RealRedis]:
             stop_process(process, timeout=5)
 
 
-def docker_answers() -> bool:
-    """Whether a Docker-compatible engine answers at DOCKER_HOST (or the default socket)."""
+def docker_answers(patience: float = 0.0) -> bool:
+    """Whether a Docker-compatible engine answers at DOCKER_HOST (or the default socket).
+
+    `patience` is how long to keep asking an engine whose socket exists: a Podman service
+    under load (CI's test workers starting at once) can take seconds over its first pings.
+    """
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     if host.startswith("unix://") and not Path(host.removeprefix("unix://")).exists():
         return False  # the common case: a docker client, no engine
+    deadline = time.monotonic() + patience
+    while True:
+        if _pings():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.5)
+
+
+def _pings() -> bool:
     import docker
 
     with warnings.catch_warnings():
         # docker-py leaves its socket to the garbage collector when the engine does not answer
         warnings.simplefilter("ignore", ResourceWarning)
         try:
-            client = docker.from_env(timeout=2)
+            client = docker.from_env(timeout=5)
             try:
                 return bool(client.ping())
             finally:
@@ -159,7 +174,8 @@ def open_source(forced: str | None = None) -> Iterator[RealRedis]:
     binary = shutil.which("redis-server")
     if url and forced in (None, "url"):
         return _from_url(url)
-    if forced in (None, "container") and docker_answers():
+    # A forced container source waits for a slow engine; the automatic choice does not.
+    if forced in (None, "container") and docker_answers(patience=20.0 if forced == "container" else 0.0):
         return _from_container()
     if forced in (None, "process") and binary:
         return redis_server_process(binary)

@@ -28,8 +28,9 @@ def redis_server_pids() -> list[int]:
 
 @pytest.fixture
 def engine() -> None:
-    if not docker_answers():
-        if os.environ.get("HARNESS_REDIS_SOURCE") == "container":
+    forced = os.environ.get("HARNESS_REDIS_SOURCE") == "container"
+    if not docker_answers(patience=20.0 if forced else 0.0):
+        if forced:
             pytest.fail("no Docker-compatible engine answers; HARNESS_REDIS_SOURCE=container requires one")
         environment.unavailable("container", "no Docker-compatible engine answers")
 
