@@ -6,7 +6,9 @@ throwaway Redis when `redis-server` is installed and a throwaway PostgreSQL when
 server binaries are (or uses `--database-url`), then the reference order service on them;
 waits until everything answers, prints a table, and stops it all on Ctrl-C or SIGTERM.
 A child that exits on its own is reported and started again (with a backoff that doubles
-up to 10 s), on the same port and the same database; the others keep running.
+up to 10 s), on the same port and the same database; the others keep running. Each mock
+keeps the writes it applied in a ledger in the control folder (`mocks.ledger`), so a mock
+started again still answers a retried write instead of applying it twice.
 
 `python -m mocks stop NAME` stops one child of a running `up` on purpose (it stays down),
 `python -m mocks start NAME` starts it again: they leave a marker in `up`'s control folder
@@ -32,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mocks.engine import ADMIN_PREFIX
+from mocks.engine import ADMIN_PREFIX, MockSettings
 from mocks.errors import ContractError
 from mocks.postgres import PostgresServer, PostgresUnavailable
 from mocks.postgres import available as postgres_available
@@ -63,6 +65,12 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m mocks") -> in
     serve.add_argument("--contracts-dir", type=Path, default=CONTRACTS_DIR)
     serve.add_argument(
         "--fd", type=int, help="serve on this listening socket, inherited from the parent (`up` binds them)"
+    )
+    serve.add_argument(
+        "--ledger",
+        type=Path,
+        metavar="FILE",
+        help="keep applied writes in FILE (JSON lines); started again on it, the mock still answers their keys",
     )
 
     for verb, what in (("stop", "stop one child of a running `up` (it stays down)"), ("start", "start it again")):
@@ -139,7 +147,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     from mocks.registry import build_mock
 
-    app = build_mock(args.name, registry=_pairs(args.registry, "--registry"), contracts_dir=args.contracts_dir)
+    settings = MockSettings(ledger=args.ledger)
+    registry = _pairs(args.registry, "--registry")
+    app = build_mock(args.name, registry=registry, settings=settings, contracts_dir=args.contracts_dir)
     port = args.port or SERVICES[args.name].default_port
     config = uvicorn.Config(
         app,
@@ -259,7 +269,7 @@ def _start_mock(args: argparse.Namespace, plan: Plan, name: str) -> Child:
     """
     port = plan.ports[name]
     command = [sys.executable, "-m", "mocks", "serve", name, "--host", args.host, "--port", str(port)]
-    command += ["--contracts-dir", str(args.contracts_dir)]
+    command += ["--contracts-dir", str(args.contracts_dir), "--ledger", str(args.control_dir / f"{name}.ledger")]
     if name == CONFIG_SERVICE:
         command += [f"--registry={other}={url}" for other, url in plan.urls.items()]
 
@@ -304,10 +314,10 @@ def _spawn(args: argparse.Namespace, plan: Plan, children: list[Child], servers:
     _print_table(children)
     if database:
         print(f"\norder service database: {database} ({detail})")
-    return database
     if any(child.name == "order-service*" for child in children):
         print("\n* the reference order service: python -m order_service.security POST <url>/orders --data ...")
     print("\nCtrl-C stops everything.", flush=True)
+    return database
 
 
 def _control(args: argparse.Namespace) -> int:
@@ -388,7 +398,7 @@ def _up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     control: Path = args.control_dir
     control.mkdir(parents=True, exist_ok=True)
-    for stale in control.glob("*.stopped"):
+    for stale in [*control.glob("*.stopped"), *control.glob("*.ledger")]:
         stale.unlink()
     (control / "up.pid").write_text(str(os.getpid()))
     try:

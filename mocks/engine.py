@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -22,6 +24,7 @@ from mocks.contract import Contract, Operation
 from mocks.errors import RequestRejected
 from mocks.faults import FaultSet
 from mocks.journal import Journal, JournalEntry
+from mocks.ledger import Applied, Ledger, read_ledger
 from mocks.validation import parse_request
 
 log = logging.getLogger("mocks")
@@ -51,6 +54,7 @@ class MockSettings:
     journal_body_limit: int = 4096
     validate_responses: bool = True  # a handler answer off the contract is a 500, loudly
     idempotency_keys: int = 100_000
+    ledger: Path | None = None  # applied writes kept on disk, answered from it after a restart (mocks.ledger)
 
 
 class Router:
@@ -113,6 +117,11 @@ class Engine:
         self.failures: list[Exception] = []  # the first FAILURES_KEPT: each holds its frames alive
         self.failure_count = 0
         self._replies: dict[tuple[str, str], Reply] = {}
+        self.ledger: Ledger | None = None
+        if settings.ledger is not None:
+            for applied in read_ledger(settings.ledger):
+                self._replies[(applied.operation_id, applied.key)] = applied.reply
+            self.ledger = Ledger(settings.ledger)
         self._examples = {
             op_id: Reply(op.success.status, op.success.example) for op_id, op in contract.operations.items()
         }
@@ -134,6 +143,8 @@ class Engine:
         self.failures.clear()
         self.failure_count = 0
         self._replies.clear()
+        if self.ledger is not None:
+            self.ledger.forget()
         self.behaviour.clock.reset()
         self.behaviour.reset()
 
@@ -188,6 +199,8 @@ class Engine:
                     if len(self._replies) >= self.settings.idempotency_keys:
                         self._replies.pop(next(iter(self._replies)))
                     self._replies[replay_key] = reply
+                    if self.ledger is not None:  # on disk before the answer leaves
+                        self.ledger.append(Applied(op.operation_id, replay_key[1], time.time(), reply))
             entry.status = reply.status
             if plan.drop_after:
                 await _drop(send, receive)  # applied, and the answer is lost on the way back
