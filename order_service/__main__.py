@@ -35,6 +35,7 @@ from order_service.errors import StoreError
 from order_service.orders.migrate import migrate
 from order_service.orders.postgres import PostgresOrderStore
 from order_service.orders.store import MemoryOrderStore, OrderStore
+from order_service.redis_client import redis_client
 from order_service.security.dev import dev_security_settings
 from order_service.services.order_anomaly_detector import IST
 from order_service.settings import Settings
@@ -101,7 +102,7 @@ def build(settings: Settings) -> FastAPI:
     if not settings.redis_url:
         raise ValueError("ORDER_SERVICE_REDIS_URL is not set: the order service keeps its limits and keys in Redis")
     clock = exchange_clock(settings.test_clock_start)
-    redis = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=0.5, socket_timeout=1.0)
+    redis = redis_client(settings.redis_url, socket_connect_timeout=0.5, socket_timeout=1.0)
     hub = ClientHub(settings)
     store = order_store(settings)
     app = create_app(settings, redis=redis, hub=hub, clock=clock, store=store)

@@ -149,6 +149,10 @@ class Settings(BaseSettings):
     )
     redis_url: Annotated[str | None, Field(description="Redis for the outbox; None keeps it in memory.")] = None
     outbox_relay_interval: Annotated[float, Field(gt=0)] = 1.0
+    outbox_retry_max_seconds: Annotated[
+        float,
+        Field(gt=0, le=3600, description="Longest wait between two tries of one outbox entry (the backoff's cap)."),
+    ] = 60.0
     test_clock_start: Annotated[
         datetime | None,
         Field(

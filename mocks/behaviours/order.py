@@ -100,6 +100,7 @@ class OrderBehaviour(Behaviour):
             "cancelled_quantity": 0,
             "average_price": "0",
             "placed_by": request.headers.get("x-service-identity", "unknown"),
+            "tag": body.get("tag"),
             "placed_at": now,
             "updated_at": now,
             "anomalies": [],

@@ -128,7 +128,13 @@ def build_components(
     relay = None
     if hub is not None:
         owners = (hub.strategy, hub.account, hub.analytics)
-        relay = FollowUpRelay(store, {c.service: c.deliver for c in owners}, registry=registry, metrics=hub.metrics)
+        relay = FollowUpRelay(
+            store,
+            {c.service: c.deliver for c in owners},
+            registry=registry,
+            metrics=hub.metrics,
+            backoff_max=settings.outbox_retry_max_seconds,
+        )
     desk = OrderDesk(
         settings=settings,
         store=store,

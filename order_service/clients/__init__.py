@@ -14,7 +14,6 @@ import time
 from collections.abc import Awaitable, Callable
 
 import httpx
-import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
 from order_service.clients.account import AccountServiceClient
@@ -27,6 +26,7 @@ from order_service.clients.strategy import StrategyServiceClient
 from order_service.fallbacks.outbox import InMemoryOutbox, Outbox, OutboxRelay, RedisOutbox
 from order_service.fallbacks.stale import StaleCache
 from order_service.metrics import ClientMetrics
+from order_service.redis_client import redis_client
 from order_service.settings import Settings
 
 
@@ -48,7 +48,7 @@ class ClientHub:
         self.metrics = ClientMetrics(registry)
         self.breakers = BreakerBoard(settings.breaker, clock=clock)
         self.stale = StaleCache(clock=clock)
-        self._redis = aioredis.Redis.from_url(settings.redis_url) if settings.redis_url and outbox is None else None
+        self._redis = redis_client(settings.redis_url) if settings.redis_url and outbox is None else None
         self.outbox: Outbox = outbox or (RedisOutbox(self._redis) if self._redis else InMemoryOutbox())
         shared = {
             "transport": transport,

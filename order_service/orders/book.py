@@ -108,6 +108,7 @@ def new_order(broker: Broker, account: str, request: PlaceOrderRequest, placed_b
         "cancelled_quantity": 0,
         "average_price": "0",
         "placed_by": placed_by,
+        "tag": request.tag,
         "placed_at": now,
         "updated_at": now,
         "anomalies": [],

@@ -41,10 +41,13 @@ UNAVAILABLE = (
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
+    # a connection left mid-operation by a lost link ("cannot switch to state 12"): found by the crash tier
+    asyncpg.InternalClientError,
 )
 
 CLAIM = "SELECT * FROM order_service.claim_key($1, $2, $3, $4, $5)"
 PLACE = "SELECT * FROM order_service.place_order($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+LOCK_PARTITION = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
 ADD_FILL = """
 WITH fill AS (
     INSERT INTO order_service.fills (order_id, side, quantity, value) VALUES ($1, $6, $7, $8)
@@ -161,7 +164,11 @@ class PostgresOrderStore:
             raise StoreUnavailableError("the order store is not open")
         with _reachable():
             async with self._pool.acquire(timeout=self._pool_timeout) as connection:
-                yield connection
+                try:
+                    yield connection
+                except asyncpg.InternalClientError:
+                    connection.terminate()  # no later request can use it; the pool opens a new one
+                    raise
 
     _pool_timeout = 2.0  # seconds to wait for a free connection before the request is refused
 
@@ -226,6 +233,11 @@ class PostgresOrderStore:
         fill = Fill.of(order, before)
         if fill is None:
             return
+        if follow_ups is not None and order.get("strategy_id") is not None:
+            # One strategy's follow-ups commit one at a time (the lock is the transaction's): each
+            # snapshot is built after the one before it committed, so the outbox's order, the
+            # commit order and the snapshots' as_of agree, and the owner never sees an older one last.
+            await db.execute(LOCK_PARTITION, f"strategy:{order['strategy_id']}")
         account = order["trading_account_id"]
         await db.execute(
             ADD_FILL,

@@ -48,6 +48,7 @@ class FollowUpRelay:
         self._batch = batch
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
+        self._settled = 0  # entries delivered or dead so far
         self._wake = asyncio.Event()
         self._failing: set[str] = set()  # owners whose last delivery failed (a change of state is logged)
         self._store_away = False
@@ -91,6 +92,8 @@ class FollowUpRelay:
         service = entry.follow_up.service
         if self._metrics is not None and result != "unavailable":
             self._metrics.outbox_delivered.labels(service, "delivered" if result == "delivered" else "dead").inc()
+        if result != "unavailable":
+            self._settled += 1
         if result == "delivered":
             await batch.delivered(entry)
             if service in self._failing:
@@ -128,6 +131,7 @@ class FollowUpRelay:
         while not stop.is_set():
             self._wake.clear()  # before the round: a wake during it starts the next one
             delivered = 0
+            settled = self._settled
             try:
                 delivered = await self.deliver_due()
                 await self.refresh_gauges()
@@ -140,8 +144,10 @@ class FollowUpRelay:
                     log.error("OUTBOX_STORE_UNAVAILABLE the relay waits for the order store: %s", exc)
             except Exception:  # a relay that dies silently would keep writes forever
                 log.exception("the outbox relay failed; it tries again in %.1f s", interval)
-            if delivered >= self._batch:
-                continue  # more are due: no pause
+            if delivered >= self._batch or self._settled > settled:
+                # more are due: a full round left some, or a partition's head was settled and the
+                # entry behind it waits (a backlog of one strategy drains at once, not one a round)
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_first(stop.wait(), self._wake.wait()), interval)
             if self._wake.is_set() and not stop.is_set():

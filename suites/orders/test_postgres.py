@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
 
 import asyncpg
 import pytest
 
 from order_service.errors import StoreUnavailableError
+from order_service.orders.book import Position
 from order_service.orders.migrate import MigrationError, migrate, migrations
 from order_service.orders.postgres import PostgresOrderStore
-from order_service.orders.store import Claim, KeyInProgress, Stored
+from order_service.orders.store import Claim, FollowUp, KeyInProgress, Stored
 from suites.orders.conftest import limit, market
 from suites.orders.test_store import PREFIX, pnl_follow_up
 
@@ -231,3 +235,68 @@ async def test_fifty_requests_at_once_five_per_key_place_one_order_per_key(pg_st
     assert all(len(ids) == 1 for ids in by_key.values()), by_key
     page, _ = await pg_store.page("ZX1234", None, 100, None)
     assert len(page) == 10
+
+
+def test_one_strategys_follow_ups_commit_in_the_order_of_their_snapshots(database_url: str) -> None:
+    """Found by the crash tier: two replicas filling orders of one strategy at once.
+
+    Replica A builds its P&L snapshot (as_of t1) and is slow to commit; replica B builds a
+    later one (t2) and commits first. The relay delivers B's, then the owner refuses A's as
+    older than what it holds: a dead letter, a fill never synced. The store must let one
+    strategy's follow-ups commit one at a time, each built after the one before committed.
+    """
+    import threading
+    import time as clock
+
+    b_committed = threading.Event()
+    stamps: dict[str, float] = {}
+
+    def snapshot(name: str, wait: bool) -> Callable[..., list[FollowUp]]:
+        def build(order: Mapping[str, Any], positions: Sequence[Position]) -> list[FollowUp]:
+            stamps[name] = clock.time()
+            writes = pnl_follow_up(order, positions)
+            writes = [replace(w, body={"as_of": stamps[name]}) for w in writes]
+            if wait:
+                b_committed.wait(timeout=2.0)  # A is slow to commit: B may go first if nothing stops it
+            return writes
+
+        return build
+
+    async def replica(name: str, symbol: str, wait: bool, delay: float) -> None:
+        await asyncio.sleep(delay)
+        store = await PostgresOrderStore.connect(database_url)
+        try:
+            await store.place(market(strategy_id=42, tradingsymbol=symbol), PREFIX, None, snapshot(name, wait))
+        finally:
+            await store.close()
+        if name == "B":
+            b_committed.set()
+
+    a = threading.Thread(target=lambda: asyncio.run(replica("A", "INFY", True, 0.0)))
+    b = threading.Thread(target=lambda: asyncio.run(replica("B", "TCS", False, 0.5)))
+    a.start()
+    b.start()
+    a.join(timeout=30)
+    b.join(timeout=30)
+
+    async def outbox() -> list[float]:
+        connection = await asyncpg.connect(database_url)
+        try:
+            rows = await connection.fetch("SELECT body FROM order_service.outbox ORDER BY id")
+        finally:
+            await connection.close()
+        return [
+            json.loads(row["body"])["as_of"] if isinstance(row["body"], str) else row["body"]["as_of"] for row in rows
+        ]
+
+    assert asyncio.run(outbox()) == sorted(stamps.values())  # delivered in id order: oldest snapshot first
+
+
+async def test_a_connection_left_mid_operation_is_unavailable_and_replaced(pg_store: PostgresOrderStore) -> None:
+    """Found by the crash tier: after PostgreSQL's restart, a place answered 500 with asyncpg's
+    InternalClientError ("cannot switch to state 12; another operation is in progress")."""
+    with pytest.raises(StoreUnavailableError, match="another operation"):
+        async with pg_store._connection():
+            raise asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress")
+    for _ in range(3):  # every connection of the pool still works (the broken one was replaced)
+        assert (await pg_store.place(limit(), PREFIX, None, None)).body["order_id"]
