@@ -1,0 +1,183 @@
+"""One crash round: start the stack, run the workload and the nemesis together, heal, check, report.
+
+The round's folder keeps everything for reading afterwards: `history.jsonl` (every call),
+`faults.jsonl` (every fault, replayable with `--schedule`), `report.txt` and `report.json`,
+the owner's ledger and each process's log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from harness.chaos.checker import Stores, Verdict, check
+from harness.chaos.history import Call, FaultRecord, write_lines
+from harness.chaos.nemesis import KINDS, draw_schedule, run_nemesis
+from harness.chaos.stack import REFERENCE_COMMAND, Stack, start_stack, wait_healed
+from harness.chaos.workload import WorkloadConfig, run_workload
+from mocks.ledger import read_ledger
+
+ACCOUNTS = ("ZX1234", "ZX5678")
+DRAIN_S = 90.0  # how long the relay may take to deliver what waited in the outbox after healing
+
+
+@dataclass(frozen=True)
+class RoundConfig:
+    """What a round runs: its seed and length, its clients, where it keeps its files."""
+
+    seed: int
+    seconds: float
+    folder: Path
+    clients: int = 6
+    replica_command: Sequence[str] = REFERENCE_COMMAND
+    schedule: Sequence[FaultRecord] | None = None  # None: drawn from the seed
+    kinds: Sequence[str] = KINDS
+
+
+@dataclass
+class Report:
+    """A round's figures and verdict."""
+
+    seed: int
+    seconds: float
+    calls: list[Call]
+    faults: list[FaultRecord]
+    verdict: Verdict
+    drained: bool
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def text(self) -> str:
+        """The report as people read it."""
+        f = self.figures
+        lines = [
+            f"crash round: seed {self.seed}, {self.seconds:.0f} s, {f['clients']} clients, 2 replicas",
+            f"  operations: {len(self.calls)} calls "
+            + ", ".join(f"{kind} {count}" for kind, count in sorted(f["by_kind"].items())),
+            "  outcomes: " + ", ".join(f"{outcome} {count}" for outcome, count in sorted(f["by_outcome"].items())),
+            f"  unknown outcomes resolved: {self.verdict.unknown_applied} placed, "
+            f"{self.verdict.unknown_not_applied} not placed",
+            f"  faults: {len(self.faults)} " + ", ".join(f"{k} {n}" for k, n in sorted(f["faults"].items())),
+            f"  order acknowledgements: p50 {f['ack_p50_ms']:.1f} ms, p99 {f['ack_p99_ms']:.1f} ms during faults; "
+            f"p50 {f['calm_p50_ms']:.1f} ms, p99 {f['calm_p99_ms']:.1f} ms without",
+            f"  outbox drained after healing: {'yes' if self.drained else 'NO'}",
+            f"  violations: {len(self.verdict.violations)}",
+        ]
+        lines += [f"    {violation}" for violation in self.verdict.violations]
+        return "\n".join(lines)
+
+
+def _percentiles(latencies: list[float]) -> tuple[float, float]:
+    if len(latencies) < 2:
+        only = latencies[0] * 1000 if latencies else 0.0
+        return only, only
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    return cuts[49] * 1000, cuts[98] * 1000
+
+
+def _figures(calls: list[Call], faults: list[FaultRecord], clients: int) -> dict[str, Any]:
+    acks = [c for c in calls if c.kind == "place" and c.outcome == "ok"]
+    during = [c.latency for c in acks if any(f.start <= c.start <= f.end for f in faults)]
+    calm = [c.latency for c in acks if not any(f.start <= c.start <= f.end for f in faults)]
+    ack_p50, ack_p99 = _percentiles(during)
+    calm_p50, calm_p99 = _percentiles(calm)
+    return {
+        "clients": clients,
+        "by_kind": dict(Counter(c.kind for c in calls)),
+        "by_outcome": dict(Counter(c.outcome for c in calls)),
+        "faults": dict(Counter(f.kind for f in faults)),
+        "ack_p50_ms": ack_p50,
+        "ack_p99_ms": ack_p99,
+        "calm_p50_ms": calm_p50,
+        "calm_p99_ms": calm_p99,
+        "acks_during_faults": len(during),
+        "acks_calm": len(calm),
+    }
+
+
+async def read_stores(database_url: str, ledger: Path) -> Stores:
+    """What the order service's database and the owner's ledger hold."""
+    connection = await asyncpg.connect(database_url, timeout=10)
+    try:
+        orders = await connection.fetch(
+            "SELECT order_id, account, status, strategy_id, body->>'tag' AS tag, "
+            "(body->>'filled_quantity')::bigint AS filled_quantity FROM order_service.orders"
+        )
+        keys = await connection.fetch("SELECT key, order_id FROM order_service.idempotency_keys")
+        outbox = await connection.fetch("SELECT idempotency_key AS key, state, order_id FROM order_service.outbox")
+    finally:
+        await connection.close()
+    return Stores(
+        orders={row["order_id"]: dict(row) for row in orders},
+        keys={row["key"]: row["order_id"] for row in keys},
+        outbox=[dict(row) for row in outbox],
+        applied=[(applied.operation_id, applied.key) for applied in read_ledger(ledger)],
+    )
+
+
+async def _drained(database_url: str, timeout: float) -> bool:
+    """Wait until no outbox entry is pending (True), or `timeout` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        connection = await asyncpg.connect(database_url, timeout=10)
+        try:
+            pending = await connection.fetchval("SELECT count(*) FROM order_service.outbox WHERE state = 'pending'")
+        finally:
+            await connection.close()
+        if pending == 0:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.5)
+
+
+async def _run(config: RoundConfig, stack: Stack) -> tuple[list[Call], list[FaultRecord]]:
+    from order_service.security.dev import dev_signer, dev_user_token
+
+    workload = WorkloadConfig(stack.replica_urls, ACCOUNTS, clients=config.clients, seconds=config.seconds)
+    workload = WorkloadConfig(**{**asdict(workload), "seed": config.seed})
+    schedule = config.schedule if config.schedule is not None else draw_schedule(config.seed, config.seconds)
+    token = dev_user_token(accounts=ACCOUNTS, ttl=int(config.seconds) + 3600)
+    began = time.monotonic()
+    calls, faults = await asyncio.gather(run_workload(workload, dev_signer, token), run_nemesis(stack, schedule, began))
+    return calls, faults
+
+
+def run_round(config: RoundConfig) -> Report:
+    """Run one round in `config.folder`; the report is also written there."""
+    stack = start_stack(config.folder, config.replica_command)
+    try:
+        calls, faults = asyncio.run(_run(config, stack))
+        for proxy in stack.proxies.values():
+            proxy.heal()
+        wait_healed(stack)
+        drained = asyncio.run(_drained(stack.database_url, DRAIN_S))
+        stores = asyncio.run(read_stores(stack.database_url, stack.owner_ledger))
+    finally:
+        stack.stop()
+    verdict = check(calls, faults, stores)
+    report = Report(
+        config.seed, config.seconds, calls, faults, verdict, drained, _figures(calls, faults, config.clients)
+    )
+    write_lines(config.folder / "history.jsonl", calls)
+    write_lines(config.folder / "faults.jsonl", faults)
+    (config.folder / "report.txt").write_text(report.text() + "\n")
+    summary = {
+        "seed": config.seed,
+        "seconds": config.seconds,
+        "drained": drained,
+        "figures": report.figures,
+        "unknown_applied": verdict.unknown_applied,
+        "unknown_not_applied": verdict.unknown_not_applied,
+        "violations": [asdict(v) for v in verdict.violations],
+    }
+    (config.folder / "report.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    return report
