@@ -12,7 +12,7 @@ TEST_STAMP := $(VENV)/.test-$(shell cat requirements/test.txt pyproject.toml | c
 SMV_VERSION := 14.5.0
 SMV := .tools/node_modules/.bin/swagger-mock-validator
 
-.PHONY: tools mutate mocks test lint fuzz bench pacts verify-provider container-tier container-tier-stop venv lock clean
+.PHONY: tools mutate mocks test lint fuzz bench chaos chaos-ci pacts verify-provider container-tier container-tier-stop venv lock clean
 
 venv: $(TEST_STAMP)
 
@@ -107,6 +107,16 @@ bench: venv
 	$(BIN)/python -m suites.bench.bench_redis_usage
 	$(BIN)/python -m suites.bench.bench_anomaly
 	$(BIN)/python -m suites.bench.bench_order_service
+
+## Crash rounds over real processes (harness chaos): `make chaos` runs one round of DURATION
+## seconds with a new seed (printed); `make chaos SEED=7 DURATION=60` replays that round's faults.
+DURATION ?= 180
+chaos: venv
+	$(BIN)/python -m harness chaos --seconds $(DURATION) $(if $(SEED),--seed $(SEED),)
+
+## CI's round: two fixed seeds, about two minutes; fails on any violation.
+chaos-ci: venv
+	$(BIN)/python -m harness chaos --seed 11 --seed 12 --seconds 40 --partitions on --out .run/chaos-ci
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -6,6 +6,7 @@ r"""`harness`: the one command of the contract harness.
         --states-url http://127.0.0.1:8001/__admin/states --junit-xml pact.xml
     harness sign POST http://127.0.0.1:8000/orders --data '{...}'
     harness scan path/to/service
+    harness chaos --seed 7 --seconds 60     a crash round (faults over real processes, then a checker)
 
 Exit status: 0 success; 1 a check failed (a mismatch, a violation, a non-2xx answer);
 2 a usage error (the message names it).
@@ -40,6 +41,12 @@ def _scan(argv: Sequence[str]) -> int:
     from order_service.compliance.__main__ import main
 
     return main(list(argv), prog="harness scan")
+
+
+def _chaos(argv: Sequence[str]) -> int:
+    from harness.chaos.cli import main
+
+    return main(argv)
 
 
 def _verify_parser() -> argparse.ArgumentParser:
@@ -82,6 +89,7 @@ COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "verify-pacts": (_verify, "verify a provider against our pacts (or any pact file)"),
     "sign": (_sign, "sign and send one request with the dev keys (a curl for the order API)"),
     "scan": (_scan, "the compliance scan: another service's tables read by SQL"),
+    "chaos": (_chaos, "crash rounds: clients, a seeded fault schedule and a checker over real processes"),
 }
 
 

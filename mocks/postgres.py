@@ -15,6 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -53,44 +54,51 @@ class PostgresServer:
     """A throwaway server: `initdb` in its own folder, then started, stopped and restarted at will.
 
     The crash tests use `stop("immediate")` (a crash: recovery on the next start) and
-    `stop("fast")` (a clean shutdown); the data folder outlives both until `remove`.
+    `stop("fast")` (a clean shutdown); the data folder outlives both until `remove`. The crash
+    tier runs it on another host of its own: `host` is the address it listens on, `prefix`
+    what runs its commands there (`ip netns exec NAME`).
     """
 
-    def __init__(self, root: Path, port: int) -> None:
+    def __init__(self, root: Path, port: int, host: str = "127.0.0.1", prefix: Sequence[str] = ()) -> None:
         found = bin_dir()
         if found is None:
             raise PostgresUnavailable(f"initdb is not on PATH; to get it: {HOW_TO_GET}")
         self._bin = found
         self.root = root
         self.port = port
+        self.host = host
+        self.prefix = list(prefix)
         self.data = root / "data"
-        self.url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        self.url = f"postgresql://postgres@{host}:{port}/postgres"
 
     @classmethod
-    def create(cls, port: int = 0) -> PostgresServer:
+    def create(cls, port: int = 0, host: str = "127.0.0.1", prefix: Sequence[str] = ()) -> PostgresServer:
         """A new cluster in a fresh temporary folder (`initdb`, trust authentication); not started.
 
         Port 0: a free one, chosen now.
         """
         root = Path(tempfile.mkdtemp(prefix="harness-pg-"))
-        server = cls(root, port or _free_port())
+        server = cls(root, port or _free_port(), host, prefix)
         if os.geteuid() == 0:
             shutil.chown(root, "postgres", "postgres")
         server._run("initdb", "-D", str(server.data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
+        if host != "127.0.0.1":  # clients on the host's own subnet (the crash tier's veth peer) may connect
+            with (server.data / "pg_hba.conf").open("a") as hba:
+                hba.write("host all all samenet trust\n")
         return server
 
     def _run(self, tool: str, *args: str) -> None:
-        argv = _as_server_user([str(self._bin / tool), *args])
+        argv = [*self.prefix, *_as_server_user([str(self._bin / tool), *args])]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
         if done.returncode != 0:
             raise PostgresUnavailable(f"{tool} failed ({done.returncode}): {(done.stderr or done.stdout).strip()}")
 
     def start(self, *settings: str, timeout: float = 30.0) -> None:
-        """Start the server on 127.0.0.1:`port`; return once it takes connections."""
+        """Start the server on `host`:`port`; return once it takes connections."""
         options = [
             f"-p {self.port}",
             f"-k {self.root}",
-            "-c listen_addresses=127.0.0.1",
+            f"-c listen_addresses={self.host}",
             "-c fsync=off",  # a throwaway server: a crash of the machine may lose it
             "-c max_connections=200",
             *(f"-c {setting}" for setting in settings),
@@ -117,9 +125,9 @@ class PostgresServer:
         """Whether the server takes connections now."""
         with socket.socket() as probe:
             probe.settimeout(0.5)
-            if probe.connect_ex(("127.0.0.1", self.port)) != 0:
+            if probe.connect_ex((self.host, self.port)) != 0:
                 return False
-        argv = [str(self._bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-t", "1"]
+        argv = [str(self._bin / "pg_isready"), "-h", self.host, "-p", str(self.port), "-t", "1"]
         if not Path(argv[0]).exists():
             return True
         return subprocess.run(argv, capture_output=True, timeout=10, check=False).returncode == 0

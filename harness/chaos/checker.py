@@ -7,6 +7,8 @@ violation of:
 
 - `ack_lost`: an order acknowledged (2xx) is not in the database;
 - `id_changed`: the key of an acknowledged order now names another order;
+- `id_reused`: the id of an acknowledged order now holds an order sent under another key;
+- `key_lost`: an order is stored whose key does not name it (a retry would place it again);
 - `key_named_two_orders`: two answers under one key named different orders;
 - `duplicate_order`: the database holds two orders sent under one key (the order's tag);
 - `phantom_order`: the database holds an order no client sent;
@@ -34,7 +36,9 @@ from typing import Any
 from harness.chaos.history import Call, FaultRecord
 
 # Faults during which Redis cannot answer the order service (its process is gone, paused or cut off).
-REDIS_AWAY = frozenset({"redis-restart-empty", "redis-restart-aof", "redis-pause", "stall-redis", "cut-redis"})
+REDIS_AWAY = frozenset(
+    {"redis-restart-empty", "redis-restart-aof", "redis-pause", "stall-redis", "cut-redis", "partition-redis"}
+)
 OWNER_SLOW = "owner-latency"
 SYNC_OPERATION = "syncStrategyPnl"
 
@@ -113,6 +117,11 @@ def _orders(calls: list[Call], stores: Stores) -> list[Violation]:
         for order_id in sorted(ids):
             if order_id not in stores.orders:
                 found.append(Violation("ack_lost", f"order {order_id} (key {key}) was acknowledged, is not stored"))
+            elif stores.orders[order_id].get("tag") != key:
+                holds = stores.orders[order_id].get("tag")
+                found.append(
+                    Violation("id_reused", f"order {order_id}, acknowledged for key {key}, now holds {holds}'s")
+                )
             elif key in stores.keys and stores.keys[key] != order_id:
                 found.append(
                     Violation("id_changed", f"key {key} was answered {order_id}, now names {stores.keys[key]}")
@@ -123,8 +132,11 @@ def _orders(calls: list[Call], stores: Stores) -> list[Violation]:
         if count > 1:
             found.append(Violation("duplicate_order", f"{count} orders were placed under key {tag}"))
     for order_id, row in sorted(stores.orders.items()):
-        if row.get("tag") not in sent:
-            found.append(Violation("phantom_order", f"order {order_id} (tag {row.get('tag')}) was sent by no client"))
+        tag = row.get("tag")
+        if tag not in sent:
+            found.append(Violation("phantom_order", f"order {order_id} (tag {tag}) was sent by no client"))
+        elif by_tag[tag] == 1 and stores.keys.get(str(tag)) != order_id:
+            found.append(Violation("key_lost", f"order {order_id} was placed under key {tag}, which does not name it"))
     return found
 
 

@@ -42,6 +42,8 @@ KINDS = (
     "owner-latency",
     "apply-then-drop",
 )
+# Only where the stack runs its servers on a second host (harness.chaos.netns): iptables drops.
+PARTITIONS = ("partition-redis", "partition-postgres", "partition-owner")
 HEAL_MARGIN_S = 8.0  # the last fault ends this long before the workload does
 OWNER_DELAY_S = 2.5
 SYNC = "syncStrategyPnl"
@@ -104,18 +106,22 @@ class Nemesis:
             stack.redis.kill()
             return lambda: stack.redis_restart(keep_data=kind == "redis-restart-aof")
         if kind == "redis-pause":
-            with redis.Redis(port=stack.redis_port) as client:
+            with redis.Redis(host=stack.redis_host, port=stack.redis_port) as client:
                 client.execute_command("CLIENT", "PAUSE", int(fault.duration * 1000), "ALL")
             return lambda: None  # the pause ends by itself
         if kind in ("postgres-fast", "postgres-immediate"):
             stack.postgres.stop("fast" if kind == "postgres-fast" else "immediate")
             return stack.postgres.start
         link, _, target = kind.partition("-")
+        if link == "partition" and stack.host is not None and target in stack.proxies:
+            port = stack.ports[target]
+            stack.host.partition(port)
+            return lambda: stack.host.heal(port) if stack.host else None
         if link in ("latency", "stall", "cut") and target in stack.proxies:
             return self._link(link, target, fault)
         if kind in ("owner-latency", "apply-then-drop"):
             return self._owner_fault(fault)
-        raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(KINDS)}")
+        raise ValueError(f"unknown fault kind {kind!r} (or not on this stack); known: {', '.join(KINDS + PARTITIONS)}")
 
     def _link(self, link: str, target: str, fault: FaultRecord) -> Callable[[], None]:
         proxy = self.stack.proxies[target]

@@ -89,18 +89,23 @@ class TcpProxy:
         self._call(heal)
 
     def close(self) -> None:
-        """Stop listening, reset every connection, stop the thread."""
+        """Stop listening, reset every connection, stop the thread and close its loop."""
 
         async def close() -> None:
             if self._server is not None:
                 self._server.close()
             for writer in list(self._link.writers):
                 _reset(writer)
+            pipes = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in pipes:
+                task.cancel()
+            await asyncio.gather(*pipes, return_exceptions=True)
 
         if self._thread.is_alive():
             asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout=10)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
+        self._loop.close()
         self._listener.close()
 
     def _call(self, change: object) -> None:

@@ -19,9 +19,10 @@ from typing import Any
 
 import asyncpg
 
+from harness.chaos import netns
 from harness.chaos.checker import Stores, Verdict, check
 from harness.chaos.history import Call, FaultRecord, write_lines
-from harness.chaos.nemesis import KINDS, draw_schedule, run_nemesis
+from harness.chaos.nemesis import KINDS, PARTITIONS, draw_schedule, run_nemesis
 from harness.chaos.stack import REFERENCE_COMMAND, Stack, start_stack, wait_healed
 from harness.chaos.workload import WorkloadConfig, run_workload
 from mocks.ledger import read_ledger
@@ -41,6 +42,7 @@ class RoundConfig:
     replica_command: Sequence[str] = REFERENCE_COMMAND
     schedule: Sequence[FaultRecord] | None = None  # None: drawn from the seed
     kinds: Sequence[str] = KINDS
+    partitions: str = "auto"  # "on": a second host or an error; "off": loopback; "auto": where root allows
 
 
 @dataclass
@@ -68,11 +70,35 @@ class Report:
             f"  faults: {len(self.faults)} " + ", ".join(f"{k} {n}" for k, n in sorted(f["faults"].items())),
             f"  order acknowledgements: p50 {f['ack_p50_ms']:.1f} ms, p99 {f['ack_p99_ms']:.1f} ms during faults; "
             f"p50 {f['calm_p50_ms']:.1f} ms, p99 {f['calm_p99_ms']:.1f} ms without",
+            f"  partitions: {f['partitions']}",
             f"  outbox drained after healing: {'yes' if self.drained else 'NO'}",
             f"  violations: {len(self.verdict.violations)}",
         ]
         lines += [f"    {violation}" for violation in self.verdict.violations]
         return "\n".join(lines)
+
+
+def summary(reports: Sequence[Report]) -> str:
+    """What a run of several rounds adds up to: rounds, operations, faults by kind, violations, latencies."""
+    calls = [c for r in reports for c in r.calls]
+    faults = [f for r in reports for f in r.faults]
+    acks = [(c, r) for r in reports for c in r.calls if c.kind == "place" and c.outcome == "ok"]
+    during = [c.latency for c, r in acks if any(f.start <= c.start <= f.end for f in r.faults)]
+    calm = [c.latency for c, r in acks if not any(f.start <= c.start <= f.end for f in r.faults)]
+    (d50, d99), (c50, c99) = _percentiles(during), _percentiles(calm)
+    kinds = Counter(f.kind for f in faults)
+    violations = sum(len(r.verdict.violations) for r in reports)
+    return "\n".join(
+        [
+            f"chaos: {len(reports)} round(s), {sum(r.seconds for r in reports):.0f} s of workload, "
+            f"seeds {', '.join(str(r.seed) for r in reports)}",
+            f"  operations: {len(calls)}; acknowledged orders: {len(acks)}",
+            f"  faults: {len(faults)} (" + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) + ")",
+            f"  order acknowledgements during faults: p50 {d50:.1f} ms, p99 {d99:.1f} ms ({len(during)}); "
+            f"without: p50 {c50:.1f} ms, p99 {c99:.1f} ms ({len(calm)})",
+            f"  violations: {violations}",
+        ]
+    )
 
 
 def _percentiles(latencies: list[float]) -> tuple[float, float]:
@@ -139,23 +165,38 @@ async def _drained(database_url: str, timeout: float) -> bool:
         await asyncio.sleep(0.5)
 
 
-async def _run(config: RoundConfig, stack: Stack) -> tuple[list[Call], list[FaultRecord]]:
+async def _run(config: RoundConfig, stack: Stack, kinds: Sequence[str]) -> tuple[list[Call], list[FaultRecord]]:
     from order_service.security.dev import dev_signer, dev_user_token
 
     workload = WorkloadConfig(stack.replica_urls, ACCOUNTS, clients=config.clients, seconds=config.seconds)
     workload = WorkloadConfig(**{**asdict(workload), "seed": config.seed})
-    schedule = config.schedule if config.schedule is not None else draw_schedule(config.seed, config.seconds)
+    schedule = config.schedule if config.schedule is not None else draw_schedule(config.seed, config.seconds, kinds)
     token = dev_user_token(accounts=ACCOUNTS, ttl=int(config.seconds) + 3600)
     began = time.monotonic()
     calls, faults = await asyncio.gather(run_workload(workload, dev_signer, token), run_nemesis(stack, schedule, began))
     return calls, faults
 
 
+def _second_host(mode: str) -> tuple[netns.Host | None, str]:
+    """The round's second host (or None) and what the report says of partitions."""
+    if mode == "off":
+        return None, "off (--partitions off)"
+    why = netns.available()
+    if why is not None:
+        if mode == "on":
+            raise netns.NamespaceUnavailable(f"--partitions on, but {why}")
+        return None, f"not available here: {why}"
+    host = netns.Host.create()
+    return host, f"iptables in namespace {host.name} ({host.address})"
+
+
 def run_round(config: RoundConfig) -> Report:
     """Run one round in `config.folder`; the report is also written there."""
-    stack = start_stack(config.folder, config.replica_command)
+    host, partitions = _second_host(config.partitions)
+    kinds = [*config.kinds, *(PARTITIONS if host else ())]
+    stack = start_stack(config.folder, config.replica_command, host=host)
     try:
-        calls, faults = asyncio.run(_run(config, stack))
+        calls, faults = asyncio.run(_run(config, stack, kinds))
         for proxy in stack.proxies.values():
             proxy.heal()
         wait_healed(stack)
@@ -164,9 +205,8 @@ def run_round(config: RoundConfig) -> Report:
     finally:
         stack.stop()
     verdict = check(calls, faults, stores)
-    report = Report(
-        config.seed, config.seconds, calls, faults, verdict, drained, _figures(calls, faults, config.clients)
-    )
+    figures = {**_figures(calls, faults, config.clients), "partitions": partitions}
+    report = Report(config.seed, config.seconds, calls, faults, verdict, drained, figures)
     write_lines(config.folder / "history.jsonl", calls)
     write_lines(config.folder / "faults.jsonl", faults)
     (config.folder / "report.txt").write_text(report.text() + "\n")

@@ -1,9 +1,12 @@
 """The processes a crash round breaks: Redis, PostgreSQL, the mocks and two order-service replicas.
 
-Everything listens on loopback, on free ports, in the round's own folder. The order service
-reaches Redis, PostgreSQL and the strategy service (the owner of the P&L syncs) through
-proxies the nemesis controls; Redis keeps an append-only file (fsync always), so a restart
-"with AOF" keeps what it acknowledged and a restart "empty" deletes it first. Each mock
+Everything listens on free ports, in the round's own folder. Where this machine allows
+network namespaces (root), Redis, PostgreSQL and the strategy service (the owner of the P&L
+syncs) run on a second host of the round's own (`harness.chaos.netns`), so the nemesis can
+partition them with iptables; elsewhere they listen on loopback. The order service reaches
+the three through proxies the nemesis controls (latency, cuts, stalls). Redis keeps an
+append-only file (fsync always), so a restart "with AOF" keeps what it acknowledged and a
+restart "empty" deletes it first. Each mock
 keeps a ledger of the writes it applied, so the checker can count them across the owner's
 own restarts.
 
@@ -26,6 +29,7 @@ from pathlib import Path
 
 import httpx
 
+from harness.chaos.netns import Host
 from harness.chaos.proxy import TcpProxy
 from harness.errors import NotReady
 from harness.processes import stop_process, wait_until
@@ -90,6 +94,18 @@ class Stack:
     mocks: dict[str, Proc]
     replicas: list[Proc]
     proxies: dict[str, TcpProxy]  # "redis", "postgres", "owner"
+    host: Host | None = None  # the second host Redis, PostgreSQL and the owner run on (None: loopback)
+
+    @property
+    def redis_host(self) -> str:
+        """Where Redis listens."""
+        return self.host.address if self.host else "127.0.0.1"
+
+    @property
+    def ports(self) -> dict[str, int]:
+        """The port of each server a partition can cut off: "redis", "postgres", "owner"."""
+        owner = int(self.mocks[OWNER].env["CHAOS_URL"].rsplit(":", 1)[1])
+        return {"redis": self.redis_port, "postgres": self.postgres.port, "owner": owner}
 
     @property
     def replica_urls(self) -> list[str]:
@@ -126,41 +142,60 @@ class Stack:
         for proxy in self.proxies.values():
             proxy.close()
         self.postgres.remove()
+        if self.host is not None:
+            self.host.remove()
 
 
-def _redis(root: Path) -> tuple[Proc, int]:
+def _redis(root: Path, host: Host | None) -> tuple[Proc, int]:
     port = free_port()
+    address = host.address if host else "127.0.0.1"
     binary = shutil.which("redis-server")
     if binary is None:
         raise NotReady("redis-server is not installed (Debian: apt-get install redis-server)")
     folder = root / "redis"
     folder.mkdir(exist_ok=True)
-    command = [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder), "--save", ""]
+    command = [binary, "--bind", address, "--port", str(port), "--dir", str(folder), "--save", ""]
     command += ["--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no"]
+    if host is not None:
+        command = host.inside(*command)
 
     def ready() -> bool:
         done = subprocess.run(
-            ["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True, timeout=5, check=False
+            ["redis-cli", "-h", address, "-p", str(port), "ping"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
         return done.stdout.strip() == "PONG"
 
     return Proc("redis", command, root / "redis.log", ready), port
 
 
-def _mock(root: Path, name: str, port: int, registry: dict[str, str]) -> Proc:
-    command = [sys.executable, "-m", "mocks", "serve", name, "--port", str(port)]
+def _mock(root: Path, name: str, port: int, registry: dict[str, str], host: Host | None = None) -> Proc:
+    address = host.address if host else "127.0.0.1"
+    command = [sys.executable, "-m", "mocks", "serve", name, "--host", address, "--port", str(port)]
     command += ["--ledger", str(root / f"{name}.ledger")]
     if name == CONFIG_SERVICE:
         command += [f"--registry={other}={url}" for other, url in registry.items()]
-    url = f"http://127.0.0.1:{port}"
+    if host is not None:
+        command = host.inside(*command)
+    url = f"http://{address}:{port}"
     return Proc(name, command, root / f"{name}.log", _answers(url + "/__admin/health"), {"CHAOS_URL": url})
 
 
-def start_stack(root: Path, replica_command: Sequence[str] = REFERENCE_COMMAND, replicas: int = 2) -> Stack:
-    """Start the round's processes in `root` (every one ready before this returns)."""
+def start_stack(
+    root: Path, replica_command: Sequence[str] = REFERENCE_COMMAND, replicas: int = 2, host: Host | None = None
+) -> Stack:
+    """Start the round's processes in `root` (every one ready before this returns).
+
+    `host`: the second host Redis, PostgreSQL and the owner run on (None: loopback); the
+    stack removes it when it stops.
+    """
     root.mkdir(parents=True, exist_ok=True)
-    redis, redis_port = _redis(root)
-    postgres = PostgresServer.create()
+    address = host.address if host else "127.0.0.1"
+    redis, redis_port = _redis(root, host)
+    postgres = PostgresServer.create(host=address, prefix=host.inside() if host else ())
     started: list[Proc] = []
     proxies: dict[str, TcpProxy] = {}
     try:
@@ -168,36 +203,42 @@ def start_stack(root: Path, replica_command: Sequence[str] = REFERENCE_COMMAND, 
         started.append(redis)
         postgres.start()
         ports = {name: free_port() for name in SERVICES if name != "order-service"}
-        proxies["redis"] = TcpProxy("redis", ("127.0.0.1", redis_port)).start()
-        proxies["postgres"] = TcpProxy("postgres", ("127.0.0.1", postgres.port)).start()
-        proxies["owner"] = TcpProxy("owner", ("127.0.0.1", ports[OWNER])).start()
+        proxies["redis"] = TcpProxy("redis", (address, redis_port)).start()
+        proxies["postgres"] = TcpProxy("postgres", (address, postgres.port)).start()
+        proxies["owner"] = TcpProxy("owner", (address, ports[OWNER])).start()
         registry = {name: f"http://127.0.0.1:{port}" for name, port in ports.items() if name != CONFIG_SERVICE}
         registry[OWNER] = f"http://{proxies['owner'].address()}"
-        mocks = {name: _mock(root, name, port, registry) for name, port in ports.items()}
+        mocks = {
+            name: _mock(root, name, port, registry, host if name == OWNER else None) for name, port in ports.items()
+        }
         for proc in mocks.values():
             proc.start()
             started.append(proc)
-        env = _replica_env(proxies, mocks, registry)
-        procs = []
-        for number in range(replicas):
-            port = free_port()
-            url = f"http://127.0.0.1:{port}"
-            command = [*replica_command, "--host", "127.0.0.1", "--port", str(port)]
-            proc = Proc(
-                f"replica-{number}", command, root / f"replica-{number}.log", _answers(url + "/health/circuit-breaker")
-            )
-            proc.env = {**env, "CHAOS_URL": url}
+        procs = [
+            _replica(root, number, replica_command, _replica_env(proxies, mocks, registry))
+            for number in range(replicas)
+        ]
+        for proc in procs:
             proc.start()
             started.append(proc)
-            procs.append(proc)
     except BaseException:
         for proc in started:
             proc.stop()
         for proxy in proxies.values():
             proxy.close()
         postgres.remove()
+        if host is not None:
+            host.remove()
         raise
-    return Stack(root, redis, redis_port, postgres, mocks, procs, proxies)
+    return Stack(root, redis, redis_port, postgres, mocks, procs, proxies, host)
+
+
+def _replica(root: Path, number: int, command: Sequence[str], env: dict[str, str]) -> Proc:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [*command, "--host", "127.0.0.1", "--port", str(port)]
+    ready = _answers(url + "/health/circuit-breaker")
+    return Proc(f"replica-{number}", argv, root / f"replica-{number}.log", ready, {**env, "CHAOS_URL": url})
 
 
 def _replica_env(proxies: dict[str, TcpProxy], mocks: dict[str, Proc], registry: dict[str, str]) -> dict[str, str]:

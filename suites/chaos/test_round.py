@@ -1,0 +1,58 @@
+"""Whole rounds on the real code: partitions on a namespace of the round's own, a seeded schedule replayed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.chaos import netns
+from harness.chaos.history import FaultRecord, read_calls, read_faults
+from harness.chaos.nemesis import draw_schedule
+from harness.chaos.round import RoundConfig, run_round
+from suites.fixtures import environment
+
+pytestmark = pytest.mark.chaos
+
+
+def test_partitions_of_redis_postgres_and_the_owner_break_no_promise(tmp_path: Path) -> None:
+    why = netns.available()
+    if why is not None:
+        environment.unavailable("netns", why)
+    environment.served("netns", "ip netns, iptables")
+    schedule = [
+        FaultRecord("partition-redis", 3.0, 2.0),
+        FaultRecord("partition-postgres", 7.0, 2.0),
+        FaultRecord("partition-owner", 11.0, 2.0),
+    ]
+    report = run_round(RoundConfig(3, 20.0, tmp_path, schedule=schedule, partitions="on"))
+    assert report.verdict.violations == []
+    assert [f.kind for f in report.faults] == [f.kind for f in schedule]
+    during_redis = [c for c in report.calls if report.faults[0].start + 0.5 <= c.start <= report.faults[0].end - 1.5]
+    assert during_redis, "the workload ran through the Redis partition"
+    assert all(c.outcome != "ok" for c in during_redis if c.end <= report.faults[0].end)  # refused, never placed
+    assert report.figures["partitions"].startswith("iptables in namespace chaos-")
+    assert not any(name.startswith(report.figures["partitions"].split()[3]) for name in _namespaces())  # removed
+
+
+def _namespaces() -> list[str]:
+    import subprocess
+
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
+    return [line.split()[0] for line in listed.splitlines() if line.strip()]
+
+
+def test_a_round_keeps_its_files_and_its_fault_log_replays_the_seeds_schedule(tmp_path: Path) -> None:
+    report = run_round(RoundConfig(21, 20.0, tmp_path, partitions="off"))
+    assert report.verdict.violations == []
+    logged = read_faults(tmp_path / "faults.jsonl")
+    drawn = draw_schedule(21, 20.0)
+    assert [(f.kind, f.at, f.duration, f.detail) for f in logged] == [
+        (f.kind, f.at, f.duration, f.detail) for f in drawn
+    ]
+    assert len(read_calls(tmp_path / "history.jsonl")) == len(report.calls) > 100
+    summary = json.loads((tmp_path / "report.json").read_text())
+    assert summary["seed"] == 21
+    assert summary["violations"] == []
+    assert "violations: 0" in (tmp_path / "report.txt").read_text()
