@@ -22,16 +22,17 @@ def test_partitions_of_redis_postgres_and_the_owner_break_no_promise(tmp_path: P
         environment.unavailable("netns", why)
     environment.served("netns", "ip netns, iptables")
     schedule = [
-        FaultRecord("partition-redis", 3.0, 2.0),
-        FaultRecord("partition-postgres", 7.0, 2.0),
-        FaultRecord("partition-owner", 11.0, 2.0),
+        FaultRecord("partition-redis", 3.0, 4.0),
+        FaultRecord("partition-postgres", 9.0, 2.0),
+        FaultRecord("partition-owner", 13.0, 2.0),
     ]
     report = run_round(RoundConfig(3, 20.0, tmp_path, schedule=schedule, partitions="on"))
     assert report.verdict.violations == []
     assert [f.kind for f in report.faults] == [f.kind for f in schedule]
-    during_redis = [c for c in report.calls if report.faults[0].start + 0.5 <= c.start <= report.faults[0].end - 1.5]
-    assert during_redis, "the workload ran through the Redis partition"
-    assert all(c.outcome != "ok" for c in during_redis if c.end <= report.faults[0].end)  # refused, never placed
+    redis = report.faults[0]
+    inside = [c for c in report.calls if redis.start <= c.start and c.end <= redis.end]
+    assert len(inside) >= 6, "the workload ran through the Redis partition"
+    assert {c.outcome for c in inside} <= {"refused", "unknown"}  # answered 503 or timed out, never placed
     assert report.figures["partitions"].startswith("iptables in namespace chaos-")
     assert not any(name.startswith(report.figures["partitions"].split()[3]) for name in _namespaces())  # removed
 

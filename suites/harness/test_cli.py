@@ -21,7 +21,7 @@ def test_no_command_is_a_usage_error_with_the_list_of_commands() -> None:
     assert "commands (each has --help):" in result.stdout
 
 
-@pytest.mark.parametrize("command", ["mocks", "verify-pacts", "sign", "scan"])
+@pytest.mark.parametrize("command", ["mocks", "verify-pacts", "sign", "scan", "chaos"])
 def test_each_command_has_its_help(command: str) -> None:
     result = harness(command, "--help")
     assert result.returncode == 0, result.stderr
@@ -32,7 +32,7 @@ def test_an_unknown_command_is_named() -> None:
     result = harness("deploy")
     assert (result.returncode, result.stderr.strip()) == (
         2,
-        "harness: unknown command 'deploy'; one of: mocks, verify-pacts, sign, scan",
+        "harness: unknown command 'deploy'; one of: mocks, verify-pacts, sign, scan, chaos",
     )
 
 
@@ -50,3 +50,11 @@ def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path: Path) -> None:
     assert scan.wait(timeout=60) == 1
     assert b"foreign_table" in first
     assert errors == ""
+
+
+def test_chaos_refuses_a_round_too_short_to_heal() -> None:
+    result = harness("chaos", "--seconds", "5")
+    assert (result.returncode, result.stderr.strip()) == (
+        2,
+        "error: --seconds must be at least 15: the last fault heals 8 s before the round ends",
+    )

@@ -30,6 +30,9 @@ NEEDS = {
     "suites/redis/test_container_source.py::test_the_container_is_a_container_and_goes_away": "container",
     "suites/security/test_vectors.py::test_openssl_agrees": "openssl",
     "suites/orders/test_postgres.py::test_order_ids_go_on_after_a_restart": "postgres",
+    "suites/chaos/test_round.py::test_a_round_keeps_its_files_and_its_fault_log_replays_the_seeds_schedule": (
+        "redis-server"
+    ),
     "suites/pact/test_pactflow_validator.py::test_pactflow_reports_an_out_of_schema_path_value": "pactflow-validator",
 }
 
