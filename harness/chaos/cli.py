@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import random
 import shlex
+import signal
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,11 +44,18 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, _: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Sequence[str]) -> int:
     """Run the rounds asked for; print each report."""
     from harness.chaos.round import Report, RoundConfig, run_round, summary
 
     args = parser().parse_args(argv)
+    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C: each stack stops its processes and
+    # removes its namespace on the way out.
+    signal.signal(signal.SIGTERM, _interrupt)
     if args.seconds < 15:
         raise UsageError("--seconds must be at least 15: the last fault heals 8 s before the round ends")
     schedule = read_faults(args.schedule) if args.schedule else None

@@ -46,7 +46,11 @@ class Call:
 
 @dataclass
 class FaultRecord:
-    """One fault as the nemesis applied it: planned offset and duration, and the wall-clock window."""
+    """One fault as the nemesis applied it: planned offset and duration, and the wall-clock window.
+
+    The window (`start`, `end`) is when the fault certainly held: from the moment applying it
+    returned to the moment healing began (the checker's rules about "inside a fault" use it).
+    """
 
     kind: str
     at: float  # seconds after the round began, as planned

@@ -84,11 +84,11 @@ class Nemesis:
         for planned in schedule:
             await asyncio.sleep(max(0.0, began + planned.at - time.monotonic()))
             fault = FaultRecord(planned.kind, planned.at, planned.duration, detail=dict(planned.detail))
-            fault.start = time.time()
             heal = await asyncio.to_thread(self._apply, fault)
+            fault.start = time.time()  # the window is when the fault certainly held: applied, not yet healing
             await asyncio.sleep(fault.duration)
-            await asyncio.to_thread(heal)
             fault.end = time.time()
+            await asyncio.to_thread(heal)
             self.log.append(fault)
 
     def _apply(self, fault: FaultRecord) -> Callable[[], None]:

@@ -168,8 +168,9 @@ async def _drained(database_url: str, timeout: float) -> bool:
 async def _run(config: RoundConfig, stack: Stack, kinds: Sequence[str]) -> tuple[list[Call], list[FaultRecord]]:
     from order_service.security.dev import dev_signer, dev_user_token
 
-    workload = WorkloadConfig(stack.replica_urls, ACCOUNTS, clients=config.clients, seconds=config.seconds)
-    workload = WorkloadConfig(**{**asdict(workload), "seed": config.seed})
+    workload = WorkloadConfig(
+        stack.replica_urls, ACCOUNTS, clients=config.clients, seconds=config.seconds, seed=config.seed
+    )
     schedule = config.schedule if config.schedule is not None else draw_schedule(config.seed, config.seconds, kinds)
     token = dev_user_token(accounts=ACCOUNTS, ttl=int(config.seconds) + 3600)
     began = time.monotonic()

@@ -12,6 +12,7 @@ from harness.chaos.history import FaultRecord, read_calls, read_faults
 from harness.chaos.nemesis import draw_schedule
 from harness.chaos.round import RoundConfig, run_round
 from suites.fixtures import environment
+from suites.fixtures.processes import processes
 
 pytestmark = pytest.mark.chaos
 
@@ -57,3 +58,32 @@ def test_a_round_keeps_its_files_and_its_fault_log_replays_the_seeds_schedule(tm
     assert summary["seed"] == 21
     assert summary["violations"] == []
     assert "violations: 0" in (tmp_path / "report.txt").read_text()
+
+
+def test_a_round_stopped_by_sigterm_leaves_no_process_and_no_namespace(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    before = set(_namespaces())
+    command = [sys.executable, "-m", "harness", "chaos", "--seed", "4", "--seconds", "60", "--out", str(tmp_path)]
+    chaos = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("seed-4/replica-1.log")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)  # the workload and the nemesis are running
+    chaos.send_signal(signal.SIGTERM)
+    assert chaos.wait(timeout=60) != 0
+    left = [argv for pid, _, argv in processes() if _writes_into(pid, tmp_path)]
+    assert left == []  # every process of the stack wrote its log into the round's folder
+    assert set(_namespaces()) <= before
+
+
+def _writes_into(pid: int, folder: Path) -> bool:
+    import os
+
+    try:
+        return os.readlink(f"/proc/{pid}/fd/1").startswith(str(folder))
+    except OSError:
+        return False
