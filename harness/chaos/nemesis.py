@@ -84,10 +84,13 @@ class Nemesis:
         for planned in schedule:
             await asyncio.sleep(max(0.0, began + planned.at - time.monotonic()))
             fault = FaultRecord(planned.kind, planned.at, planned.duration, detail=dict(planned.detail))
+            asked = time.time()
             heal = await asyncio.to_thread(self._apply, fault)
             fault.start = time.time()  # the window is when the fault certainly held: applied, not yet healing
             await asyncio.sleep(fault.duration)
             fault.end = time.time()
+            if fault.kind == "redis-pause":  # it ends by itself, counted from when it was asked for
+                fault.end = min(fault.end, asked + fault.duration)
             await asyncio.to_thread(heal)
             self.log.append(fault)
 

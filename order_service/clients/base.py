@@ -98,6 +98,17 @@ def map_transport_errors(service: str, operation: str) -> Iterator[None]:
             service=service,
             operation=operation,
         ) from exc
+    except AttributeError as exc:
+        # httpcore on anyio asks a just-connected socket for its peer; when the link was reset in
+        # between, the socket is gone and this AttributeError comes out instead of a network
+        # error (found by the crash tier: a cut link answered 500). Any other one is a bug.
+        if "getpeername" not in str(exc):
+            raise
+        raise ServiceUnavailableError(
+            f"{service} {operation}: the connection was reset as it opened ({exc})",
+            service=service,
+            operation=operation,
+        ) from exc
 
 
 class ServiceClient:

@@ -57,6 +57,25 @@ async def test_a_connect_error_is_retried_then_unavailable(fake_time: FakeTime) 
 
 
 @respx.mock
+async def test_a_connection_reset_as_it_opens_is_unavailable_not_a_crash(fake_time: FakeTime) -> None:
+    """Found by the crash tier: httpcore on anyio raised AttributeError when a cut link reset a new socket."""
+    reset = AttributeError("'NoneType' object has no attribute 'getpeername'")
+    respx.get(f"{BASE}/strategies/42/validate").mock(side_effect=reset)
+    async with client(fake_time) as strategy:
+        with pytest.raises(ServiceUnavailableError, match="reset as it opened") as caught:
+            await strategy.validate_strategy(42)
+    assert caught.value.__cause__ is reset
+
+
+@respx.mock
+async def test_another_attribute_error_is_a_bug_and_stays_one(fake_time: FakeTime) -> None:
+    respx.get(f"{BASE}/strategies/42/validate").mock(side_effect=AttributeError("no attribute 'frobnicate'"))
+    async with client(fake_time) as strategy:
+        with pytest.raises(AttributeError, match="frobnicate"):
+            await strategy.validate_strategy(42)
+
+
+@respx.mock
 async def test_a_read_timeout_is_a_timeout(fake_time: FakeTime) -> None:
     respx.get(f"{BASE}/strategies/42/validate").mock(side_effect=httpx.ReadTimeout("slow"))
     async with client(fake_time, retry={"max_attempts": 1}) as strategy:
