@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from harness.chaos.nemesis import HEAL_MARGIN_S, KINDS, PARTITIONS, draw_schedule
 
 
@@ -15,7 +17,7 @@ def test_every_fault_ends_before_the_heal_margin_and_none_overlap() -> None:
         schedule = draw_schedule(seed, 60.0)
         assert schedule, seed
         assert schedule[-1].at + schedule[-1].duration <= 60.0 - HEAL_MARGIN_S
-        for before, after in zip(schedule, schedule[1:], strict=False):
+        for before, after in itertools.pairwise(schedule):
             assert after.at >= before.at + before.duration + 1.0  # a quiet gap after each fault
 
 
