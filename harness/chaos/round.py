@@ -82,9 +82,9 @@ def summary(reports: Sequence[Report]) -> str:
     """What a run of several rounds adds up to: rounds, operations, faults by kind, violations, latencies."""
     calls = [c for r in reports for c in r.calls]
     faults = [f for r in reports for f in r.faults]
-    acks = [(c, r) for r in reports for c in r.calls if c.kind == "place" and c.outcome == "ok"]
-    during = [c.latency for c, r in acks if any(f.start <= c.start <= f.end for f in r.faults)]
-    calm = [c.latency for c, r in acks if not any(f.start <= c.start <= f.end for f in r.faults)]
+    split = [_ack_latencies(r.calls, r.faults) for r in reports]
+    during = [latency for d, _ in split for latency in d]
+    calm = [latency for _, c in split for latency in c]
     (d50, d99), (c50, c99) = _percentiles(during), _percentiles(calm)
     kinds = Counter(f.kind for f in faults)
     violations = sum(len(r.verdict.violations) for r in reports)
@@ -92,13 +92,24 @@ def summary(reports: Sequence[Report]) -> str:
         [
             f"chaos: {len(reports)} round(s), {sum(r.seconds for r in reports):.0f} s of workload, "
             f"seeds {', '.join(str(r.seed) for r in reports)}",
-            f"  operations: {len(calls)}; acknowledged orders: {len(acks)}",
+            f"  operations: {len(calls)}; acknowledged orders: {len(during) + len(calm)}",
             f"  faults: {len(faults)} (" + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) + ")",
             f"  order acknowledgements during faults: p50 {d50:.1f} ms, p99 {d99:.1f} ms ({len(during)}); "
             f"without: p50 {c50:.1f} ms, p99 {c99:.1f} ms ({len(calm)})",
             f"  violations: {violations}",
         ]
     )
+
+
+def _ack_latencies(calls: Sequence[Call], faults: Sequence[FaultRecord]) -> tuple[list[float], list[float]]:
+    """Latencies of acknowledged orders sent during a fault, and of those sent without one."""
+    during: list[float] = []
+    calm: list[float] = []
+    for call in calls:
+        if call.kind == "place" and call.outcome == "ok":
+            faulted = any(f.start <= call.start <= f.end for f in faults)
+            (during if faulted else calm).append(call.latency)
+    return during, calm
 
 
 def _percentiles(latencies: list[float]) -> tuple[float, float]:
@@ -110,9 +121,7 @@ def _percentiles(latencies: list[float]) -> tuple[float, float]:
 
 
 def _figures(calls: list[Call], faults: list[FaultRecord], clients: int) -> dict[str, Any]:
-    acks = [c for c in calls if c.kind == "place" and c.outcome == "ok"]
-    during = [c.latency for c in acks if any(f.start <= c.start <= f.end for f in faults)]
-    calm = [c.latency for c in acks if not any(f.start <= c.start <= f.end for f in faults)]
+    during, calm = _ack_latencies(calls, faults)
     ack_p50, ack_p99 = _percentiles(during)
     calm_p50, calm_p99 = _percentiles(calm)
     return {
