@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import orjson
 
@@ -25,6 +23,7 @@ from mocks.errors import RequestRejected
 from mocks.faults import FaultSet
 from mocks.journal import Journal, JournalEntry
 from mocks.ledger import Applied, Ledger, read_ledger
+from mocks.router import Router
 from mocks.validation import parse_request
 
 log = logging.getLogger("mocks")
@@ -55,50 +54,6 @@ class MockSettings:
     validate_responses: bool = True  # a handler answer off the contract is a 500, loudly
     idempotency_keys: int = 100_000
     ledger: Path | None = None  # applied writes kept on disk, answered from it after a restart (mocks.ledger)
-
-
-class Router:
-    """Finds the operation for a method and path; literal segments win over parameters."""
-
-    def __init__(self, operations: dict[str, Operation]) -> None:
-        by_path: dict[str, dict[str, Operation]] = {}
-        for op in operations.values():
-            by_path.setdefault(op.path, {})[op.method] = op
-        self._static = {p: ops for p, ops in by_path.items() if "{" not in p}
-        templated = [p for p in by_path if "{" in p]
-        templated.sort(key=lambda p: [1 if s.startswith("{") else 0 for s in p.split("/")])
-        self._dynamic = [(self._regex(p), by_path[p]) for p in templated]
-
-    @staticmethod
-    def _regex(template: str) -> re.Pattern[str]:
-        parts = re.split(r"(\{[^{}/]+\})", template)
-        pattern = "".join(f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part) for part in parts)
-        return re.compile(pattern)
-
-    def match(self, method: str, path: str) -> tuple[Operation, dict[str, str]]:
-        """The operation serving `method` and `path`, and the path's parameters."""
-        allowed: set[str] = set()
-        ops = self._static.get(path)
-        if ops is not None:
-            if method in ops:
-                return ops[method], {}
-            allowed.update(ops)
-        for regex, ops in self._dynamic:
-            found = regex.fullmatch(path)
-            if found is None:
-                continue
-            if method in ops:
-                return ops[method], {k: unquote(v) for k, v in found.groupdict().items()}
-            allowed.update(ops)
-        if allowed:
-            methods = ", ".join(sorted(allowed))
-            raise RequestRejected(
-                405,
-                "method_not_allowed",
-                f"{method} is not allowed on {path}; allowed: {methods}",
-                headers=(("allow", methods),),
-            )
-        raise RequestRejected(404, "not_found", f"no operation of this service matches {method} {path}")
 
 
 class Engine:

@@ -14,9 +14,9 @@ from urllib.parse import urlencode
 import pytest
 
 from mocks.contract import Contract, load_contract
-from mocks.engine import Router
 from mocks.errors import RequestRejected
 from mocks.registry import CONTRACTS_DIR
+from mocks.router import Router
 from mocks.validation import parse_request
 from suites.fixtures.pact import COMMITTED_PACTS, PROVIDERS, pact_file_name
 
