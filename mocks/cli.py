@@ -40,6 +40,7 @@ from mocks.postgres import PostgresServer, PostgresUnavailable
 from mocks.postgres import available as postgres_available
 from mocks.registry import CONFIG_SERVICE, CONTRACTS_DIR, SERVICES
 
+ANY_CONTRACT_PORT = 4010  # `serve FILE` (Prism's default, so a switch from it keeps its URLs)
 READY_TIMEOUT_S = 60.0  # a loaded 2-core machine took more than 20 s
 RESTART_BACKOFF_MAX_S = 10.0
 CONTROL_DIR = Path(".run/mocks")
@@ -51,10 +52,20 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m mocks") -> in
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="serve one mock")
-    serve.add_argument("name", choices=sorted(SERVICES))
+    serve = commands.add_parser(
+        "serve",
+        help="serve one mock: a service of this project, or any OpenAPI 3.0/3.1 file",
+        description="Serve one mock: a service of this project by name, or any OpenAPI 3.0 or 3.1 file "
+        "(every operation validates its requests and answers its examples, or values generated from its schemas).",
+        epilog=f"examples:\n  {prog} serve strategy-service\n"
+        f"  {prog} serve path/to/petstore.yaml --port 4010 --seed 7\n"
+        "  curl -H 'Prefer: code=404' http://127.0.0.1:4010/pets/1   # a documented status, as Prism reads it\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("name", metavar="SERVICE|FILE", help=f"one of {', '.join(sorted(SERVICES))}, or a contract file")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, help="default: the service's own port")
+    serve.add_argument("--port", type=int, help=f"default: the service's own port, {ANY_CONTRACT_PORT} for a file")
+    serve.add_argument("--seed", type=int, default=0, help="fixes the values generated where a response has no example")
     serve.add_argument(
         "--registry",
         action="append",
@@ -145,12 +156,22 @@ def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from mocks.app import create_app
+    from mocks.contract import load_contract
     from mocks.registry import build_mock
 
     settings = MockSettings(ledger=args.ledger)
-    registry = _pairs(args.registry, "--registry")
-    app = build_mock(args.name, registry=registry, settings=settings, contracts_dir=args.contracts_dir)
-    port = args.port or SERVICES[args.name].default_port
+    if args.name in SERVICES:
+        registry = _pairs(args.registry, "--registry")
+        app = build_mock(args.name, registry=registry, settings=settings, contracts_dir=args.contracts_dir)
+        port = args.port or SERVICES[args.name].default_port
+    elif Path(args.name).suffix.lower() in (".yaml", ".yml", ".json") or Path(args.name).exists():
+        app = create_app(load_contract(args.name, seed=args.seed), settings=settings)
+        for warning in app.engine.contract.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        port = args.port or ANY_CONTRACT_PORT
+    else:
+        raise ValueError(f"{args.name!r} is neither a service ({', '.join(sorted(SERVICES))}) nor a contract file")
     config = uvicorn.Config(
         app,
         host=args.host,

@@ -8,7 +8,9 @@ request. `mocks.app` puts an engine and the admin surface together in one app.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from typing import Any
 import orjson
 
 from mocks.behaviour import Behaviour, Reply
-from mocks.contract import Contract, Operation
+from mocks.contract import Contract, Operation, ResponseSpec
 from mocks.errors import RequestRejected
 from mocks.faults import FaultSet
 from mocks.journal import Journal, JournalEntry
@@ -36,6 +38,7 @@ Send = Callable[[Message], Awaitable[None]]
 ADMIN_PREFIX = "/__admin"
 FAILURES_KEPT = 20  # errors inside the mock kept for the test that caused them (all are counted)
 _JSON = (b"content-type", b"application/json")
+_UNSET: Any = object()
 
 
 class ConnectionDropped(Exception):
@@ -77,9 +80,7 @@ class Engine:
             for applied in read_ledger(settings.ledger):
                 self._replies[(applied.operation_id, applied.key)] = applied.reply
             self.ledger = Ledger(settings.ledger)
-        self._examples = {
-            op_id: Reply(op.success.status, op.success.example) for op_id, op in contract.operations.items()
-        }
+        self._examples = {op_id: _answer(op.success) for op_id, op in contract.operations.items()}
 
     def checkpoint(self) -> dict[str, Any]:
         """What the mock has stored: its behaviour's data and the answers kept per Idempotency-Key."""
@@ -139,15 +140,22 @@ class Engine:
                     await self._act(plan.action.spec, entry, receive, send)
                     return
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw_headers}
-            request = parse_request(op, path_params, query, headers, body)
+            try:
+                request = parse_request(op, path_params, query, headers, body)
+            except RequestRejected as exc:
+                raise _as_documented(op, exc) from None
             key = headers.get("idempotency-key")
             replay_key = (op.operation_id, key) if key is not None else None
             reply = self._replies.get(replay_key) if replay_key else None
             if reply is not None:
                 entry.replayed = True
             else:
+                preferred = prefer(op, headers.get("prefer"))
                 handler = self.behaviour.handlers.get(op.operation_id)
-                reply = handler(request) if handler else self._examples[op.operation_id]
+                if preferred is not None:
+                    reply = preferred
+                else:
+                    reply = handler(request) if handler else self._examples[op.operation_id]
                 if self.settings.validate_responses:
                     self._check_reply(op, reply)
                 if replay_key and reply.status < 300:
@@ -160,9 +168,12 @@ class Engine:
             if plan.drop_after:
                 await _drop(send, receive)  # applied, and the answer is lost on the way back
                 return
-            spec = op.responses.get(reply.status)
-            if spec is not None and spec.media_type and not spec.media_type.endswith("json"):
-                await _send(send, reply.status, str(reply.body).encode(), spec.media_type, reply.headers)
+            spec = op.response_for(reply.status)
+            if spec is not None and not spec.is_json and spec.media_type:
+                raw = reply.body if isinstance(reply.body, bytes) else str(reply.body).encode()
+                await _send(send, reply.status, raw, spec.media_type, reply.headers)
+            elif spec is not None and spec.media_type is None and reply.body is None:
+                await _send(send, reply.status, b"", None, reply.headers)
             else:
                 await _send_json(send, reply.status, orjson.dumps(reply.body), reply.headers)
         except RequestRejected as exc:
@@ -213,11 +224,11 @@ class Engine:
 
     def _check_reply(self, op: Operation, reply: Reply) -> None:
         """Refuse to send a handler's answer that breaks the contract: that is a mock bug."""
-        spec = op.responses.get(reply.status)
+        spec = op.response_for(reply.status)
         if spec is None:
             raise RuntimeError(f"{op.operation_id} answered undocumented status {reply.status}")
-        if spec.media_type and not spec.media_type.endswith("json"):
-            if not isinstance(reply.body, str):
+        if spec.media_type and not spec.is_json:
+            if not isinstance(reply.body, (str, bytes)):
                 raise RuntimeError(f"{op.operation_id} {reply.status} answer must be text for {spec.media_type}")
         elif spec.validator is not None and not spec.validator.is_valid(reply.body):
             problems = "; ".join(e.message for e in spec.validator.iter_errors(reply.body))
@@ -244,6 +255,69 @@ class Engine:
                 await _drop(send, receive)
 
 
+def _answer(spec: ResponseSpec, body: Any = _UNSET) -> Reply:
+    """The reply a documented response gives: its example (or generated value) and headers."""
+    return Reply(spec.status, spec.example if body is _UNSET else body, spec.headers)
+
+
+def prefer(op: Operation, header: str | None) -> Reply | None:
+    """The answer a `Prefer: code=404, example=NAME` header picks (as Prism reads it), or None.
+
+    Raises:
+        RequestRejected: 400 when it names a status or an example the operation does not document.
+    """
+    if not header:
+        return None
+    wanted = dict(part.strip().partition("=")[::2] for part in re.split(r"[,;]", header) if "=" in part)
+    code, name = wanted.get("code"), wanted.get("example")
+    if code is None and name is None:
+        return None
+    if code is not None:
+        spec = op.responses.get(int(code)) if code.strip().isdigit() else None
+        if spec is None:
+            documented = ", ".join(str(c) for c in sorted(op.responses)) or "none"
+            raise RequestRejected(
+                400, "prefer_unknown", f"Prefer: code={code} is not documented for {op.operation_id} ({documented})"
+            )
+    else:
+        spec = op.success
+        if name not in spec.examples:  # an example of another status may be meant
+            spec = next((r for r in op.responses.values() if name in r.examples), spec)
+    if name is None:
+        return _answer(spec)
+    if name not in spec.examples:
+        known = ", ".join(spec.examples) or "none"
+        raise RequestRejected(
+            400,
+            "prefer_unknown",
+            f"Prefer: example={name} is not an example of {op.operation_id} {spec.status} ({known})",
+        )
+    return _answer(spec, copy.deepcopy(spec.examples[name]))
+
+
+_VALIDATION_STATUSES = (422, 400)
+
+
+def _as_documented(op: Operation, exc: RequestRejected) -> RequestRejected:
+    """A refused request answered as the contract documents refusals.
+
+    A body that breaks the request is 422 (or 400 where that is what the contract has);
+    when the documented refusal's schema is not the mock's error body, its example (or a
+    generated value) is the body and `x-mock-problem` says what was wrong.
+    """
+    status = exc.status
+    if status in _VALIDATION_STATUSES and status not in op.responses:
+        status = next((s for s in _VALIDATION_STATUSES if s in op.responses), status)
+    spec = op.response_for(status)
+    if spec is None or (spec.status // 100 != 4 and spec.key != "default"):
+        return exc if status == exc.status else exc.with_status(status)
+    body = exc.body()
+    if spec.validator is None or spec.validator.is_valid(body):
+        return exc if status == exc.status else exc.with_status(status)
+    problem = exc.message if not exc.violations else f"{exc.message}: {exc.violations[0]}"
+    return exc.with_status(status, body=spec.example, problem=problem[:500])
+
+
 async def _until_disconnect(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
@@ -263,9 +337,10 @@ async def _send_json(send: Send, status: int, body: bytes, headers: Any) -> None
     await _send(send, status, body, "application/json", headers)
 
 
-async def _send(send: Send, status: int, body: bytes, media_type: str, headers: Any) -> None:
-    content_type = _JSON if media_type == "application/json" else (b"content-type", media_type.encode())
-    raw = [content_type, (b"content-length", str(len(body)).encode())]
+async def _send(send: Send, status: int, body: bytes, media_type: str | None, headers: Any) -> None:
+    raw = [(b"content-length", str(len(body)).encode())]
+    if media_type is not None:
+        raw.append(_JSON if media_type == "application/json" else (b"content-type", media_type.encode()))
     raw += [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in headers]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})

@@ -57,15 +57,36 @@ class RequestRejected(MockError):
         self.message = message
         self.violations = violations
         self.headers = headers
+        self._body: object = None
+        self._has_body = False
+
+    def with_status(self, status: int, body: object = None, problem: str | None = None) -> RequestRejected:
+        """The same refusal answered with `status`, and with `body` in place of the mock's own when given.
+
+        A contract whose refusals have a body of their own gets that body; `problem` then goes
+        in the `x-mock-problem` header, so what was wrong is still said.
+        """
+        headers = self.headers if problem is None else (*self.headers, ("x-mock-problem", _header_safe(problem)))
+        copy = RequestRejected(status, self.error, self.message, self.violations, headers)
+        if problem is not None:
+            copy._body, copy._has_body = body, True
+        return copy
 
     def __str__(self) -> str:
         lines = [f"{self.status} {self.error}: {self.message}"]
         lines += [f"  - {violation}" for violation in self.violations]
         return "\n".join(lines)
 
-    def body(self) -> dict[str, object]:
-        """The contract's JSON error body."""
+    def body(self) -> object:
+        """The JSON error body (the mock's own, or the contract's documented one)."""
+        if self._has_body:
+            return self._body
         body: dict[str, object] = {"error": self.error, "message": self.message}
         if self.violations:
             body["violations"] = [violation.as_dict() for violation in self.violations]
         return body
+
+
+def _header_safe(text: str) -> str:
+    """`text` as one latin-1 header line."""
+    return " ".join(text.split()).encode("latin-1", errors="replace").decode("latin-1")

@@ -214,13 +214,40 @@ VALID = (CONTRACTS_DIR / "config-service.yaml").read_text()
     [
         ("openapi: 3.1.0\ninfo: [unclosed", "not valid YAML"),
         ("- a list", "must be a YAML mapping"),
-        ("openapi: 3.0.3\ninfo: {title: x, version: '1'}\npaths: {}", "only OpenAPI 3.1"),
-        ("openapi: 3.1.0\npaths: {}", "not a valid OpenAPI 3.1 document"),
-        (VALID.replace("operationId: listServices", "summary: x"), "has no operationId"),
-        (VALID.replace("operationId: getServiceEndpoint", "operationId: listServices"), "is not unique"),
-        (VALID.replace("$ref: '#/components/schemas/ServiceList'", "$ref: '#/components/schemas/Nope'"), "Nope"),
+        ("swagger: '2.0'\ninfo: {title: x, version: '1'}\npaths: {}", "only OpenAPI 3.0 and 3.1"),
+        ("openapi: 3.1.0\npaths: {}", 'not a valid OpenAPI 3.1 document at # (the root): "info" is a required'),
+        (
+            "openapi: 3.0.3\ninfo: {title: x, version: '1'}\npaths: {/a: {get: {responses: {'2OO': {}}}}}",
+            "not a valid OpenAPI 3.0 document at #/paths/~1a/get/responses",
+        ),
+        (
+            VALID.replace("/services/{service_name}:", "/services/{name}:"),
+            "path parameters ['name'] are declared as ['service_name']",
+        ),
+        (
+            VALID.replace("operationId: getServiceEndpoint", "operationId: listServices"),
+            "operationId listServices at #/paths/~1services~1{service_name}/get is not unique",
+        ),
+        (
+            VALID.replace("$ref: '#/components/schemas/ServiceList'", "$ref: '#/components/schemas/Nope'"),
+            "reference #/components/schemas/Nope points nowhere (at #/paths/~1services/get/responses/200/content",
+        ),
+        (
+            VALID.replace("$ref: '#/components/schemas/ServiceList'", "$ref: 'other.yaml#/ServiceList'"),
+            "only local references are served, got 'other.yaml#/ServiceList'",
+        ),
     ],
-    ids=["yaml", "not-a-mapping", "openapi-3.0", "no-info", "no-operation-id", "duplicate-id", "dangling-ref"],
+    ids=[
+        "yaml",
+        "not-a-mapping",
+        "swagger-2.0",
+        "no-info",
+        "bad-status",
+        "undeclared-path-parameter",
+        "duplicate-id",
+        "dangling-ref",
+        "external-ref",
+    ],
 )
 def test_an_invalid_contract_fails_at_start_naming_file_and_problem(tmp_path: Path, text: str, problem: str) -> None:
     path = write(tmp_path, text)
