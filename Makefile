@@ -70,8 +70,9 @@ lint: venv
 fuzz: venv
 	@seed=$${HARNESS_FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
 		echo "make fuzz: HARNESS_FUZZ_SEED=$$seed (set it to replay this run)"; \
-		HARNESS_FUZZ_SEED=$$seed HARNESS_FUZZ_EXAMPLES=$${EXAMPLES:-200} \
-		$(BIN)/python -m pytest -m schemathesis -p no:cacheprovider
+		HARNESS_FUZZ_SEED=$$seed HARNESS_FUZZ_EXAMPLES=$${EXAMPLES:-200} HARNESS_PUBLIC_SAMPLE=1 \
+		HARNESS_PUBLIC_EXAMPLES=$${EXAMPLES:-20} \
+		$(BIN)/python -m pytest -m schemathesis -p no:cacheprovider --timeout=3600
 
 ## Regenerate pacts/ from the consumer tests.
 pacts: venv

@@ -11,11 +11,13 @@ file, the JSON pointer and the problem, for anything the engine cannot serve.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema_rs
 import orjson
@@ -50,6 +52,7 @@ class Parameter:
     shape: str = "scalar"  # scalar | array | object | json (a `content` parameter: the value is JSON)
     style: str = "form"
     explode: bool = True
+    allow_empty: bool = False  # `allowEmptyValue`: a query parameter given with no value is as good as absent
 
     @property
     def wire_name(self) -> str:
@@ -145,14 +148,17 @@ class Operation:
 
     @property
     def success(self) -> ResponseSpec:
-        """The lowest 2xx response (or 2XX, or default): what the operation answers when all is well."""
+        """What the operation answers when all is well: the lowest 2xx (2XX, default, then a 1xx or 3xx)."""
         codes = sorted(code for code in self.responses if 200 <= code < 300)
         if codes:
             return self.responses[codes[0]]
         found = self.ranges.get("2XX") or self.ranges.get("default")
-        if found is None:
-            raise ContractError(f"operation {self.operation_id} documents no 2xx response")
-        return found
+        if found is not None:
+            return found
+        others = sorted(code for code in self.responses if code < 400)  # a redirect, say
+        if not others:
+            raise ContractError(f"operation {self.operation_id} documents no response but refusals")
+        return self.responses[others[0]]
 
     def response_for(self, status: int) -> ResponseSpec | None:
         """The documented response that covers `status`: its own, its range's, or the default."""
@@ -189,6 +195,17 @@ class Contract:
     def title(self) -> str:
         """The contract's `info.title`."""
         return str(self.document["info"]["title"])
+
+    @functools.cached_property
+    def base_path(self) -> str:
+        """The path of the first server's URL (`https://api.example.com/v1` is `/v1`), variables at their defaults."""
+        servers = self.document.get("servers") or []
+        if not servers or not isinstance(servers[0], Mapping):
+            return ""
+        url = str(servers[0].get("url", ""))
+        for name, variable in (servers[0].get("variables") or {}).items():
+            url = url.replace("{" + name + "}", str(variable.get("default", "")))
+        return urlsplit(url).path.rstrip("/")
 
 
 def load_contract(path: str | Path, seed: int = 0) -> Contract:
@@ -377,6 +394,7 @@ class _Compiler:
                 "shape": shape,
                 "style": style,
                 "explode": bool(param.get("explode", style == "form")),
+                "allow_empty": bool(param.get("allowEmptyValue", False)) and location == "query",
             }
             drafts.append((self._requests.add(schema), fields))
         declared = {fields["name"] for _, fields in drafts if fields["location"] == "path"}

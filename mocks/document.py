@@ -1,10 +1,11 @@
 """Read an OpenAPI 3.0 or 3.1 document, check it, and bring its schemas to one dialect.
 
 The engine compiles JSON Schema 2020-12 (the dialect of OpenAPI 3.1). A 3.0 document's
-schemas are rewritten to it once, at load: `nullable` becomes a `null` type, boolean
-`exclusiveMinimum`/`exclusiveMaximum` become numbers, siblings of a `$ref` go (3.0 ignores
-them). A request and a response see a schema differently (`readOnly` properties are not
-required in a request, `writeOnly` ones not in a response): `view` makes each copy.
+schemas are rewritten to it once, at load: `nullable` adds `null` to the `type` (or allows it
+beside a schema without one), boolean `exclusiveMinimum`/`exclusiveMaximum` become numbers,
+siblings of a `$ref` go (3.0 ignores them), and (in 3.1 too) `int32`/`int64` become bounds.
+A request and a response see a schema differently (`readOnly` properties are not required in
+a request, `writeOnly` ones not in a response): `view` makes each copy.
 
 Every problem is a `ContractError` naming the file and the JSON pointer it is at.
 """
@@ -235,12 +236,39 @@ def _rewrite(schema: Any, change: Callable[[Any], Any]) -> Any:
 
 
 def to_2020_12(document: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a 3.0 document with its schemas in JSON Schema 2020-12; a 3.1 one as it is."""
-    if str(document.get("openapi", "")).startswith("3.1"):
+    """A copy with its schemas in JSON Schema 2020-12 (a 3.0 document's rewritten), integer formats as bounds.
+
+    OpenAPI's `int32` and `int64` are not JSON Schema formats (a validator ignores them):
+    they become the `minimum` and `maximum` they mean.
+    """
+    is_30 = not str(document.get("openapi", "")).startswith("3.1")
+    raw = orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS)
+    sized = b'"int32"' in raw or b'"int64"' in raw
+    if not is_30 and not sized:
         return document
-    converted: dict[str, Any] = copied(document)
-    rewrite_schemas(converted, _schema_30_to_2020)
+    converted: dict[str, Any] = orjson.loads(raw)
+
+    def change(schema: Schema) -> Schema:
+        schema = _integer_bounds(schema) if sized else schema
+        return _schema_30_to_2020(schema) if is_30 else schema
+
+    rewrite_schemas(converted, change)
     return converted
+
+
+_INTEGER_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+
+
+def _integer_bounds(schema: Schema) -> Schema:
+    bounds = _INTEGER_RANGES.get(str(schema.get("format")))
+    if bounds is None:
+        return schema
+    low, high = bounds
+    if not isinstance(schema.get("minimum"), (int, float)) or schema["minimum"] < low:
+        schema["minimum"] = low
+    if not isinstance(schema.get("maximum"), (int, float)) or schema["maximum"] > high:
+        schema["maximum"] = high
+    return schema
 
 
 def _schema_30_to_2020(schema: Schema) -> Schema:
@@ -249,14 +277,14 @@ def _schema_30_to_2020(schema: Schema) -> Schema:
     for bound, exclusive in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
         if isinstance(schema.get(exclusive), bool) and schema.pop(exclusive) and bound in schema:
             schema[exclusive] = schema.pop(bound)
-    if schema.pop("nullable", False) is True:
-        if isinstance(schema.get("type"), str):
-            schema["type"] = [schema["type"], "null"]
-            if "enum" in schema and None not in schema["enum"]:
-                schema["enum"] = [*schema["enum"], None]
-        else:
-            return {"anyOf": [schema, {"type": "null"}]}
-    return schema
+    if schema.pop("nullable", False) is not True:
+        return schema
+    if isinstance(schema.get("type"), str):
+        # 3.0.3: "adds null to the allowed types"; other keywords (an enum without null) may still refuse it
+        schema["type"] = [schema["type"], "null"]
+        return schema
+    # no type (an allOf around a $ref, say): read as null or the schema, as schemathesis and most tools do
+    return {"anyOf": [schema, {"type": "null"}]}
 
 
 def view(document: dict[str, Any], hidden: str) -> dict[str, Any]:

@@ -39,6 +39,7 @@ ADMIN_PREFIX = "/__admin"
 FAILURES_KEPT = 20  # errors inside the mock kept for the test that caused them (all are counted)
 _JSON = (b"content-type", b"application/json")
 _UNSET: Any = object()
+_NO_BODY = frozenset({204, 304})
 
 
 class ConnectionDropped(Exception):
@@ -121,7 +122,7 @@ class Engine:
             path_params: dict[str, str] = {}
             route_error: RequestRejected | None = None
             try:
-                op, path_params = self.router.match(method, path)
+                op, path_params = self.router.match(method, self._route_path(path))
             except RequestRejected as exc:
                 route_error = exc
             body, too_large = await self._read_body(raw_headers, receive)
@@ -191,6 +192,13 @@ class Engine:
                 entry.status = 500
             failure = {"error": "internal_error", "message": "the mock failed; see its log"}
             await _send_json(send, 500, orjson.dumps(failure), ())
+
+    def _route_path(self, path: str) -> str:
+        """The path below the contract's base path (its first server's), when the request has it."""
+        base = self.contract.base_path
+        if base and (path == base or path.startswith(base + "/")):
+            return path[len(base) :] or "/"
+        return path
 
     async def _refuse_large_head(self, method: str, path: str, query: str, size: int, send: Send) -> None:
         """431: the journal keeps the request's first bytes only, so no header can grow the mock."""
@@ -338,7 +346,10 @@ async def _send_json(send: Send, status: int, body: bytes, headers: Any) -> None
 
 
 async def _send(send: Send, status: int, body: bytes, media_type: str | None, headers: Any) -> None:
-    raw = [(b"content-length", str(len(body)).encode())]
+    if status in _NO_BODY or status < 200:  # HTTP forbids a body here, whatever a contract documents
+        body, media_type, raw = b"", None, []
+    else:
+        raw = [(b"content-length", str(len(body)).encode())]
     if media_type is not None:
         raw.append(_JSON if media_type == "application/json" else (b"content-type", media_type.encode()))
     raw += [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in headers]

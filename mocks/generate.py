@@ -118,6 +118,7 @@ class Generator:
         self._hidden = hidden
         self._use_examples = use_examples
         self._xeger = _Xeger(self._rng)
+        self._variant = 0  # set while an array of unique items asks for a different value
 
     def value(self, schema: Any) -> Any:
         """A value of `schema` (not yet validated: see `generate_valid`)."""
@@ -272,8 +273,10 @@ class Generator:
             if schema.get("uniqueItems") and value in result:
                 if attempts > count * 8:
                     raise Unsatisfiable("cannot find enough distinct items")
+                self._variant += 1
                 continue
             result.append(value)
+        self._variant = 0
         contains = schema.get("contains")
         if isinstance(contains, Mapping) and (not isinstance(high, int) or len(result) < high):
             result.append(self._value(contains, depth + 1, refs))
@@ -290,7 +293,7 @@ class Generator:
             text = maker(self._rng)
             if low <= len(text) and (high is None or len(text) <= high):
                 return text
-        text = "string"
+        text = f"string{self._variant}" if self._variant else "string"
         if len(text) < low:
             text += "x" * (low - len(text))
         if isinstance(high, int):

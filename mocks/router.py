@@ -3,7 +3,9 @@
 A request walks one node per segment, so routing costs the same for 10 operations as for
 10,000. At each node a literal segment is tried before a segment with a parameter in it
 (`{name}.{ext}`), and that before a whole-segment parameter (`{id}`); a branch that leads
-nowhere is left for the next one, so `/users/me` and `/users/{id}/posts` both route.
+to no template is left for the next one, so `/users/me` and `/users/{id}/posts` both route.
+The most specific template that matches decides, unless it lacks the method and another
+template (not just a generalisation of it, as `{id}` is of `me`) has it: a 405 names its methods.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ class _Node:
     mixed: dict[str, tuple[re.Pattern[str], _Node]] = field(default_factory=dict)  # by segment template
     params: dict[str, _Node] = field(default_factory=dict)  # by name: a segment that is one parameter
     operations: dict[str, Operation] = field(default_factory=dict)  # by method, where a template ends
+
+    @property
+    def template(self) -> str:
+        """The path template that ends here."""
+        return next(iter(self.operations.values())).path
 
     def child(self, segment: str) -> _Node:
         """The node below for one segment of a template (created on first use)."""
@@ -63,14 +70,16 @@ class Router:
             RequestRejected: 404 when no template matches, 405 (with `Allow`) when only the method does not.
         """
         segments = path.split("/")[1:] if path.startswith("/") else [path]
-        allowed: set[str] = set()
+        first: _Node | None = None
         for node, params in _walk(self._root, segments, 0, {}):
             op = node.operations.get(method)
-            if op is not None:
+            # OpenAPI matches concrete paths before their templated counterparts: a template that only
+            # generalises the first match (a parameter where it has a literal) does not take its requests
+            if op is not None and (first is None or not _generalises(op.path, first.template)):
                 return op, {name: unquote(value) for name, value in params.items()}
-            allowed.update(node.operations)
-        if allowed:
-            methods = ", ".join(sorted(allowed))
+            first = first or node
+        if first is not None:
+            methods = ", ".join(sorted(first.operations))
             raise RequestRejected(
                 405,
                 "method_not_allowed",
@@ -78,6 +87,14 @@ class Router:
                 headers=(("allow", methods),),
             )
         raise RequestRejected(404, "not_found", f"no operation of this service matches {method} {path}")
+
+
+def _generalises(general: str, specific: str) -> bool:
+    """Whether `general` has a parameter wherever the two differ, and `specific` a literal there."""
+    pairs = list(zip(general.split("/"), specific.split("/"), strict=False))
+    if any("{" not in g and g != s for g, s in pairs):
+        return False
+    return any("{" in g and "{" not in s for g, s in pairs)
 
 
 Found = tuple[_Node, dict[str, str]]

@@ -21,7 +21,7 @@ import orjson
 from mocks.contract import BodySpec, Operation, Parameter, is_json_media
 from mocks.errors import RequestRejected, Violation
 
-_INTEGER = re.compile(r"-?[0-9]{1,30}")
+_INTEGER = re.compile(r"-?[0-9]{1,1000}")  # JSON Schema integers have no size; the text has one
 _MAX_REASON = 300
 
 
@@ -57,7 +57,7 @@ def parse_request(
     values: dict[str, dict[str, Any]] = {"path": {}, "query": {}, "header": {}, "cookie": {}}
     for param in operation.parameters:
         raw = _raw_value(param, path_params, query_pairs, headers, cookies, violations)
-        if raw is None:
+        if raw is None or (raw == "" and param.allow_empty):
             continue
         value = _convert(param, raw, violations)
         if value is _INVALID:
@@ -296,8 +296,10 @@ def _multipart(raw_type: str, raw_body: bytes) -> list[tuple[str, str]]:
     message = BytesParser(policy=policy.HTTP).parsebytes(
         b"Content-Type: " + raw_type.encode("latin-1") + b"\r\n\r\n" + raw_body
     )
+    if message.get_boundary() is None:
+        raise RequestRejected(400, "bad_request", "a multipart body needs a boundary in its Content-Type")
     if not message.is_multipart():
-        raise RequestRejected(400, "bad_request", "the multipart body cannot be read")
+        return []  # no parts at all
     pairs = []
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")

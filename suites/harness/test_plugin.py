@@ -258,7 +258,7 @@ async def test_a_signed_client_places_an_order_on_the_reference_service(harness_
 
 @pytest.mark.live
 def test_an_error_inside_a_live_mock_comes_back_with_its_traceback(tmp_path: Path) -> None:
-    """A contract whose example breaks its own schema: the mock's process answers 500 and says why."""
+    """A contract its mock's handler breaks (a required field it never fills): the process answers 500 and says why."""
     from harness.servers import start_mock_servers, stop_mock_servers
     from mocks.registry import CONTRACTS_DIR
 
@@ -267,23 +267,34 @@ def test_an_error_inside_a_live_mock_comes_back_with_its_traceback(tmp_path: Pat
     for contract in CONTRACTS_DIR.glob("*.yaml"):
         text = contract.read_text()
         if contract.name == "order-service.yaml":
-            text = text.replace(
-                "              example:\n                status: ready\n",
-                "              example:\n                status: 42\n",
+            planted_text = text.replace(
+                "      required: [net, day]\n      properties:\n",
+                "      required: [net, day, planted]\n      properties:\n        planted: {type: string}\n",
                 1,
             )
+            assert planted_text != text
+            text = planted_text
         (planted / contract.name).write_text(text)
     live = start_mock_servers(
         tmp_path / "mocks.log", extra=("--no-redis", "--no-order-service", "--contracts-dir", str(planted))
     )
     try:
         live.raise_failures()  # nothing failed yet
-        assert httpx.get(live.url("order-service") + "/health/ready", timeout=5).status_code == 500
+        headers = {
+            "x-trading-account-id": "ZX1234",
+            "authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJl",
+            "x-service-identity": "algo_engine",
+            "x-internal-api-key": "dev-algo-engine-key-0001",
+            "x-request-timestamp": "1795700000",
+            "x-request-signature": "f" * 64,
+            "x-request-nonce": "n" * 32,
+        }
+        assert httpx.get(live.url("order-service") + "/positions", headers=headers, timeout=5).status_code == 500
         with pytest.raises(MockFailed) as failed:
             live.raise_failures()
         message = str(failed.value)
         assert message.startswith("order-service failed inside 1 time(s); the first: RuntimeError(")
-        assert "getReadiness 200 answer breaks the contract" in message
+        assert "getPositions 200 answer breaks the contract" in message
         assert 'File "' in message
         assert "_check_reply" in message
         live.reset()

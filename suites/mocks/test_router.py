@@ -77,12 +77,29 @@ def test_an_empty_segment_is_not_a_parameter_value() -> None:
     assert caught.value.status == 404
 
 
-def test_a_known_path_with_another_method_is_405_naming_every_allowed_method() -> None:
+def test_a_known_path_with_another_method_is_405_naming_the_methods_of_that_path() -> None:
     router = _router("GET /orders/{id}", "DELETE /orders/{id}", "PUT /orders/open")
     with pytest.raises(RequestRejected) as caught:
-        router.match("POST", "/orders/open")
+        router.match("POST", "/orders/42")
     assert caught.value.status == 405
-    assert dict(caught.value.headers)["allow"] == "DELETE, GET, PUT"
+    assert dict(caught.value.headers)["allow"] == "DELETE, GET"
+
+
+def test_of_two_templates_neither_more_concrete_the_one_with_the_method_serves() -> None:
+    router = _router("GET /accounts/by-tier/{tier}", "PUT /accounts/{account_id}/tier")
+    assert _match(router, "PUT", "/accounts/by-tier/tier") == (
+        "PUT /accounts/{account_id}/tier",
+        {"account_id": "by-tier"},
+    )
+
+
+def test_the_concrete_path_decides_even_when_only_the_template_has_the_method() -> None:
+    """OpenAPI matches concrete paths before templated ones: GET /orders/open is not getOrder(id=open)."""
+    router = _router("GET /orders/{id}", "PUT /orders/open")
+    with pytest.raises(RequestRejected) as caught:
+        router.match("GET", "/orders/open")
+    assert caught.value.status == 405
+    assert dict(caught.value.headers)["allow"] == "PUT"
 
 
 def test_an_unknown_path_is_404_naming_the_request() -> None:
@@ -90,7 +107,7 @@ def test_an_unknown_path_is_404_naming_the_request() -> None:
     with pytest.raises(RequestRejected) as caught:
         router.match("GET", "/trades")
     assert caught.value.status == 404
-    assert "GET /trades" in caught.value.body()["message"]
+    assert "GET /trades" in caught.value.message
 
 
 def test_routing_ten_thousand_templates_finds_each_one() -> None:
