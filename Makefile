@@ -103,6 +103,7 @@ mutate: venv
 bench: venv
 	command -v wrk >/dev/null || [ "$$(id -u)" != 0 ] || apt-get install -y -qq wrk >/dev/null 2>&1 || true
 	$(BIN)/python -m suites.bench.bench_mocks $(BENCH_ARGS)
+	$(BIN)/python -m suites.bench.bench_routing
 	$(BIN)/python -m suites.bench.bench_clients
 	$(BIN)/python -m suites.bench.bench_signing
 	$(BIN)/python -m suites.bench.bench_redis_usage

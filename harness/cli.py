@@ -2,6 +2,7 @@ r"""`harness`: the one command of the contract harness.
 
     harness mocks up                       every mock, a throwaway Redis, the reference order service
     harness mocks serve strategy-service   one mock
+    harness mocks serve path/to/any.yaml   a mock of any OpenAPI 3.0/3.1 file (no code)
     harness verify-pacts --provider strategy-service --url http://127.0.0.1:8001 \\
         --states-url http://127.0.0.1:8001/__admin/states --junit-xml pact.xml
     harness sign POST http://127.0.0.1:8000/orders --data '{...}'
@@ -85,7 +86,7 @@ def _verify(argv: Sequence[str]) -> int:
 
 
 COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
-    "mocks": (_mocks, "start the mocks: `up` (all, with Redis and the order service) or `serve NAME`"),
+    "mocks": (_mocks, "start the mocks: `up` (all, with Redis and the order service), `serve NAME` or `serve FILE`"),
     "verify-pacts": (_verify, "verify a provider against our pacts (or any pact file)"),
     "sign": (_sign, "sign and send one request with the dev keys (a curl for the order API)"),
     "scan": (_scan, "the compliance scan: another service's tables read by SQL"),

@@ -11,6 +11,8 @@ Fixtures:
                          error inside a mock while serving the test fails the test (MockFailed)
     harness_live_mocks   every mock as a real server on free loopback ports (one set per
                          session and xdist worker), reset before each test
+    harness_mock_of      `harness_mock_of("path/to/any.yaml", seed=0)`: a mock of any OpenAPI 3.0/3.1
+                         file, in-process, named by the file's stem (`.client(stem)`, `.service(stem)`)
     harness_mock_settings  limits of the in-process mocks; override it in a conftest.py
     harness_signer       `harness_signer("algo_engine")`: an httpx.Auth signing with the dev keys
 
@@ -115,6 +117,30 @@ def harness_mocks(
     _apply_faults(request, mock_set)
     yield mock_set
     mock_set.raise_failures()
+
+
+@pytest.fixture
+def harness_mock_of(harness_mock_settings: MockSettings) -> Iterator[Callable[..., InProcessMocks]]:
+    """A factory: the mock of any contract file, in-process; its errors fail the test as `harness_mocks`' do.
+
+    A contract the engine cannot serve raises `ContractError` at once, naming the file and
+    the JSON pointer; values generated where a response has no example are fixed by `seed`.
+    """
+    from harness.servers import InProcessMocks
+    from mocks.app import create_app
+    from mocks.contract import load_contract
+
+    made: list[InProcessMocks] = []
+
+    def build(path: str | Path, *, seed: int = 0) -> InProcessMocks:
+        contract = load_contract(path, seed=seed)
+        mock_set = InProcessMocks({Path(path).stem: create_app(contract, settings=harness_mock_settings)})
+        made.append(mock_set)
+        return mock_set
+
+    yield build
+    for mock_set in made:
+        mock_set.raise_failures()
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ started again still answers a retried write instead of applying it twice.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -184,6 +185,10 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=2,
     )
     # a socket `up` bound and handed over: no window in which another process takes the port
+    # What the contract compiled to lives as long as the process: out of the collector's sight, a
+    # full collection no longer walks it (with 10,000 operations one took 100 ms, a p99 of its own)
+    gc.collect()
+    gc.freeze()
     sockets = [socket.socket(fileno=args.fd)] if args.fd is not None else None
     uvicorn.Server(config).run(sockets=sockets)
     return 0

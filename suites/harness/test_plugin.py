@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -104,6 +105,42 @@ async def test_bad_handles_and_faults_are_usage_errors(harness_mocks: InProcessM
         harness_mocks.service("billing-service")
     with pytest.raises(UsageError, match="operation_id 'noSuchOperation' is not an operation"):
         harness_mocks.service("strategy-service").fault("status", operation_id="noSuchOperation")
+
+
+PUBLIC = Path(__file__).parents[1] / "mocks" / "public_contracts"
+
+
+async def test_a_mock_of_any_contract_file_answers_and_keeps_its_journal(harness_mock_of: Any) -> None:
+    mocks = harness_mock_of(PUBLIC / "apideck-sms.json", seed=5)
+    headers = {"authorization": "Bearer t", "x-apideck-app-id": "a", "x-apideck-consumer-id": "c"}
+    async with mocks.client("apideck-sms") as client:
+        listed = await client.get("/sms/messages", headers=headers)
+        refused = await client.get("/sms/messages")
+    assert listed.status_code == 200
+    assert refused.status_code == 401
+    mocks.service("apideck-sms").assert_called("messagesAll", times=2)
+
+
+def test_a_contract_the_engine_cannot_serve_fails_the_fixture_at_once(harness_mock_of: Any, tmp_path: Path) -> None:
+    from mocks.errors import ContractError
+
+    broken = tmp_path / "broken.yaml"
+    document = {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/a": {
+                "get": {
+                    "responses": {
+                        "200": {"description": "ok", "content": {"application/json": {"schema": {"$ref": "#/nope"}}}}
+                    }
+                }
+            }
+        },
+    }
+    broken.write_text(json.dumps(document))
+    with pytest.raises(ContractError, match=r"broken\.yaml: reference #/nope points nowhere"):
+        harness_mock_of(broken)
 
 
 def test_the_signer_fixture_signs_with_dev_keys(harness_signer: object) -> None:
