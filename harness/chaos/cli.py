@@ -41,6 +41,13 @@ def parser() -> argparse.ArgumentParser:
         default=shlex.join(REFERENCE_COMMAND),
         help="how to start an order-service replica (gets --host and --port)",
     )
+    parser.add_argument(
+        "--store-queries",
+        type=Path,
+        metavar="FILE",
+        help="how the checker reads your order service's database: a JSON object of SQL (orders, keys, outbox, "
+        "pending; see harness.chaos.round.StoreQueries); default: the reference implementation's schema",
+    )
     return parser
 
 
@@ -50,7 +57,7 @@ def _interrupt(signum: int, _: object) -> None:
 
 def main(argv: Sequence[str]) -> int:
     """Run the rounds asked for; print each report."""
-    from harness.chaos.round import Report, RoundConfig, run_round, summary
+    from harness.chaos.round import Report, RoundConfig, StoreQueries, load_store_queries, run_round, summary
 
     args = parser().parse_args(argv)
     # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C: each stack stops its processes and
@@ -59,6 +66,10 @@ def main(argv: Sequence[str]) -> int:
     if args.seconds < 15:
         raise UsageError("--seconds must be at least 15: the last fault heals 8 s before the round ends")
     schedule = read_faults(args.schedule) if args.schedule else None
+    try:
+        queries = load_store_queries(args.store_queries) if args.store_queries else StoreQueries()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
     seeds = list(args.seed or [])
     began = time.monotonic()
     reports: list[Report] = []
@@ -80,6 +91,7 @@ def main(argv: Sequence[str]) -> int:
             schedule=schedule,
             kinds=KINDS,
             partitions=args.partitions,
+            queries=queries,
         )
         report = run_round(config)
         print(report.text(), flush=True)

@@ -28,6 +28,45 @@ from harness.chaos.workload import WorkloadConfig, run_workload
 from mocks.ledger import read_ledger
 
 ACCOUNTS = ("ZX1234", "ZX5678")
+
+
+@dataclass(frozen=True)
+class StoreQueries:
+    """How the checker reads the order service's database: four SELECTs and the columns they give.
+
+    The defaults read the reference implementation's schema. An order service with tables of
+    its own gives its own (`harness chaos --store-queries FILE`, a JSON object of these four):
+    orders: order_id, account, status, strategy_id, tag, filled_quantity (one row per order);
+    keys: key, order_id (NULL while a key is claimed and nothing placed);
+    outbox: key, state, order_id (one row per follow-up write of a fill);
+    pending: one number, the follow-up writes not yet delivered.
+    """
+
+    orders: str = (
+        "SELECT order_id, account, status, strategy_id, body->>'tag' AS tag, "
+        "(body->>'filled_quantity')::bigint AS filled_quantity FROM order_service.orders"
+    )
+    keys: str = "SELECT key, order_id FROM order_service.idempotency_keys"
+    outbox: str = "SELECT idempotency_key AS key, state, order_id FROM order_service.outbox"
+    pending: str = "SELECT count(*) FROM order_service.outbox WHERE state = 'pending'"
+
+
+def load_store_queries(path: Path) -> StoreQueries:
+    """The queries of a JSON file (any of the four; the others keep their defaults).
+
+    Raises:
+        ValueError: naming the file and what is wrong in it.
+    """
+    try:
+        given = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read the store queries: {exc}") from exc
+    known = set(StoreQueries.__dataclass_fields__)
+    if not isinstance(given, dict) or not set(given) <= known or not all(isinstance(v, str) for v in given.values()):
+        raise ValueError(f"{path}: store queries are an object of SQL strings named {', '.join(sorted(known))}")
+    return StoreQueries(**given)
+
+
 DRAIN_S = 90.0  # how long the relay may take to deliver what waited in the outbox after healing
 
 
@@ -43,6 +82,7 @@ class RoundConfig:
     schedule: Sequence[FaultRecord] | None = None  # None: drawn from the seed
     kinds: Sequence[str] = KINDS
     partitions: str = "auto"  # "on": a second host or an error; "off": loopback; "auto": where root allows
+    queries: StoreQueries = StoreQueries()
 
 
 @dataclass
@@ -138,16 +178,14 @@ def _figures(calls: list[Call], faults: list[FaultRecord], clients: int) -> dict
     }
 
 
-async def read_stores(database_url: str, ledger: Path) -> Stores:
-    """What the order service's database and the owner's ledger hold."""
+async def read_stores(database_url: str, ledger: Path, queries: StoreQueries | None = None) -> Stores:
+    """What the order service's database (read by `queries`) and the owner's ledger hold."""
+    queries = queries or StoreQueries()
     connection = await asyncpg.connect(database_url, timeout=10)
     try:
-        orders = await connection.fetch(
-            "SELECT order_id, account, status, strategy_id, body->>'tag' AS tag, "
-            "(body->>'filled_quantity')::bigint AS filled_quantity FROM order_service.orders"
-        )
-        keys = await connection.fetch("SELECT key, order_id FROM order_service.idempotency_keys")
-        outbox = await connection.fetch("SELECT idempotency_key AS key, state, order_id FROM order_service.outbox")
+        orders = await connection.fetch(queries.orders)
+        keys = await connection.fetch(queries.keys)
+        outbox = await connection.fetch(queries.outbox)
     finally:
         await connection.close()
     return Stores(
@@ -158,13 +196,13 @@ async def read_stores(database_url: str, ledger: Path) -> Stores:
     )
 
 
-async def _drained(database_url: str, timeout: float) -> bool:
+async def _drained(database_url: str, timeout: float, queries: StoreQueries) -> bool:
     """Wait until no outbox entry is pending (True), or `timeout` passes (False)."""
     deadline = time.monotonic() + timeout
     while True:
         connection = await asyncpg.connect(database_url, timeout=10)
         try:
-            pending = await connection.fetchval("SELECT count(*) FROM order_service.outbox WHERE state = 'pending'")
+            pending = await connection.fetchval(queries.pending)
         finally:
             await connection.close()
         if pending == 0:
@@ -210,8 +248,8 @@ def run_round(config: RoundConfig) -> Report:
         for proxy in stack.proxies.values():
             proxy.heal()
         wait_healed(stack)
-        drained = asyncio.run(_drained(stack.database_url, DRAIN_S))
-        stores = asyncio.run(read_stores(stack.database_url, stack.owner_ledger))
+        drained = asyncio.run(_drained(stack.database_url, DRAIN_S, config.queries))
+        stores = asyncio.run(read_stores(stack.database_url, stack.owner_ledger, config.queries))
     finally:
         stack.stop()
     verdict = check(calls, faults, stores)
