@@ -40,7 +40,7 @@ $(TEST_STAMP): requirements/test.txt pyproject.toml | $(BIN)/python
 lock: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet 'uv>=0.5'
 	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 --quiet -o requirements/run.txt
-	$(BIN)/uv pip compile pyproject.toml --extra test --extra verify --generate-hashes --python-version 3.11 \
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra verify --extra contract --generate-hashes --python-version 3.11 \
 		--quiet -o requirements/test.txt
 
 ## Start every mock (and a throwaway Redis when redis-server exists) until Ctrl-C.

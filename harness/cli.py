@@ -5,6 +5,7 @@ r"""`harness`: the one command of the contract harness.
     harness mocks serve path/to/any.yaml   a mock of any OpenAPI 3.0/3.1 file (no code)
     harness verify-pacts --provider strategy-service --url http://127.0.0.1:8001 \\
         --states-url http://127.0.0.1:8001/__admin/states --junit-xml pact.xml
+    harness verify-contract my-api.yaml --url http://127.0.0.1:8000 --junit-xml contract.xml
     harness sign POST http://127.0.0.1:8000/orders --data '{...}'
     harness scan path/to/service
     harness chaos --seed 7 --seconds 60     a crash round (faults over real processes, then a checker)
@@ -85,9 +86,19 @@ def _verify(argv: Sequence[str]) -> int:
     return 0 if report.ok else 1
 
 
+def _verify_contract(argv: Sequence[str]) -> int:
+    from harness.contract_test import main
+
+    return main(argv)
+
+
 COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "mocks": (_mocks, "start the mocks: `up` (all, with Redis and the order service), `serve NAME` or `serve FILE`"),
     "verify-pacts": (_verify, "verify a provider against our pacts (or any pact file)"),
+    "verify-contract": (
+        _verify_contract,
+        "run an OpenAPI contract as a test against a running provider (schemathesis)",
+    ),
     "sign": (_sign, "sign and send one request with the dev keys (a curl for the order API)"),
     "scan": (_scan, "the compliance scan: another service's tables read by SQL"),
     "chaos": (_chaos, "crash rounds: clients, a seeded fault schedule and a checker over real processes"),
@@ -96,7 +107,7 @@ COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
 
 def _top_help() -> str:
     lines = [__doc__.strip(), "", "commands (each has --help):"]
-    lines += [f"  {name:<14}{summary}" for name, (_, summary) in COMMANDS.items()]
+    lines += [f"  {name:<17}{summary}" for name, (_, summary) in COMMANDS.items()]
     return "\n".join(lines)
 
 

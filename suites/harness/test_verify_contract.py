@@ -1,0 +1,110 @@
+"""`harness verify-contract` over real sockets: our mock passes its contract, a drifted provider fails it."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from harness.processes import stop_process
+from mocks.registry import CONTRACTS_DIR
+
+pytestmark = pytest.mark.live
+STRATEGY = CONTRACTS_DIR / "strategy-service.yaml"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve(target: str, tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    log = tmp_path / f"mock-{port}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mocks", "serve", target, "--port", str(port)], stdout=sink, stderr=sink
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            try:
+                httpx.get(url + "/__admin/journal", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "the mock did not answer within 30 s"
+                time.sleep(0.1)
+        yield url
+    finally:
+        stop_process(process)
+
+
+@pytest.fixture
+def strategy_mock(tmp_path: Path) -> Iterator[str]:
+    yield from _serve("strategy-service", tmp_path)
+
+
+@pytest.fixture
+def drifted_provider(tmp_path: Path) -> Iterator[str]:
+    """A provider that renamed `valid` to `is_valid` in its validation answer (its own contract, examples and all)."""
+    text = STRATEGY.read_text()
+    drifted = text.replace(
+        "required: [strategy_id, valid, status, reason, checked_at]",
+        "required: [strategy_id, is_valid, status, reason, checked_at]",
+    )
+    drifted = drifted.replace("        valid: {type: boolean}", "        is_valid: {type: boolean}")
+    drifted = re.sub(r"(\s)valid: (true|false)", r"\1is_valid: \2", drifted)
+    assert drifted.count("is_valid") >= 3
+    path = tmp_path / "drifted-strategy-service.yaml"
+    path.write_text(drifted)
+    yield from _serve(str(path), tmp_path)
+
+
+def _verify(url: str, junit: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "harness", "verify-contract", str(STRATEGY), "--url", url]
+    command += ["--seed", "3", "--max-examples", "5", "--junit-xml", str(junit)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_the_strategy_mock_passes_its_own_contract(strategy_mock: str, tmp_path: Path) -> None:
+    done = _verify(strategy_mock, tmp_path / "contract.xml")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "No issues found" in done.stdout
+    junit = (tmp_path / "contract.xml").read_text()
+    assert 'failures="0"' in junit
+    assert "validateStrategy" in junit or "/strategies/{strategy_id}/validate" in junit
+
+
+def test_a_provider_that_drifted_fails_naming_the_operation_and_the_field(
+    drifted_provider: str, tmp_path: Path
+) -> None:
+    done = _verify(drifted_provider, tmp_path / "contract.xml")
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert "GET /strategies/{strategy_id}/validate" in done.stdout
+    assert "Response violates schema" in done.stdout
+    assert '"valid" is a required property' in done.stdout
+    assert 'failures="0"' not in (tmp_path / "contract.xml").read_text()
+
+
+def test_a_missing_contract_or_a_bad_header_is_a_usage_error(tmp_path: Path) -> None:
+    for extra in (["--url", "http://127.0.0.1:9"], ["--url", "http://127.0.0.1:9", "-H", "no-colon"]):
+        target = str(tmp_path / "missing.yaml") if extra == ["--url", "http://127.0.0.1:9"] else str(STRATEGY)
+        done = subprocess.run(
+            [sys.executable, "-m", "harness", "verify-contract", target, *extra],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith("error: ")
