@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import socket
 import subprocess
 import sys
@@ -14,10 +13,9 @@ import httpx
 import pytest
 
 from harness.processes import stop_process
-from mocks.registry import CONTRACTS_DIR
+from suites.harness.drift import STRATEGY, drifted_strategy_contract
 
 pytestmark = pytest.mark.live
-STRATEGY = CONTRACTS_DIR / "strategy-service.yaml"
 
 
 def _free_port() -> int:
@@ -57,17 +55,7 @@ def strategy_mock(tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def drifted_provider(tmp_path: Path) -> Iterator[str]:
     """A provider that renamed `valid` to `is_valid` in its validation answer (its own contract, examples and all)."""
-    text = STRATEGY.read_text()
-    drifted = text.replace(
-        "required: [strategy_id, valid, status, reason, checked_at]",
-        "required: [strategy_id, is_valid, status, reason, checked_at]",
-    )
-    drifted = drifted.replace("        valid: {type: boolean}", "        is_valid: {type: boolean}")
-    drifted = re.sub(r"(\s)valid: (true|false)", r"\1is_valid: \2", drifted)
-    assert drifted.count("is_valid") >= 3
-    path = tmp_path / "drifted-strategy-service.yaml"
-    path.write_text(drifted)
-    yield from _serve(str(path), tmp_path)
+    yield from _serve(str(drifted_strategy_contract(tmp_path)), tmp_path)
 
 
 def _verify(url: str, junit: Path) -> subprocess.CompletedProcess[str]:
