@@ -6,6 +6,7 @@ r"""`harness`: the one command of the contract harness.
     harness verify-pacts --provider strategy-service --url http://127.0.0.1:8001 \\
         --states-url http://127.0.0.1:8001/__admin/states --junit-xml pact.xml
     harness verify-contract my-api.yaml --url http://127.0.0.1:8000 --junit-xml contract.xml
+    harness check-openapi my-openapi.yaml --pacts pacts/ --provider strategy-service
     harness proxy my-api.yaml --upstream http://127.0.0.1:8000 --port 4011 --log violations.jsonl
     harness sign POST http://127.0.0.1:8000/orders --data '{...}'
     harness scan path/to/service
@@ -93,6 +94,12 @@ def _verify_contract(argv: Sequence[str]) -> int:
     return main(argv)
 
 
+def _check_openapi(argv: Sequence[str]) -> int:
+    from harness.pact_check import main
+
+    return main(list(argv))
+
+
 def _proxy(argv: Sequence[str]) -> int:
     from harness.proxy import main
 
@@ -106,6 +113,7 @@ COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
         _verify_contract,
         "run an OpenAPI contract as a test against a running provider (schemathesis)",
     ),
+    "check-openapi": (_check_openapi, "does a provider's own OpenAPI still satisfy every interaction of our pacts?"),
     "proxy": (_proxy, "forward traffic to a provider, checking each request and answer against a contract"),
     "sign": (_sign, "sign and send one request with the dev keys (a curl for the order API)"),
     "scan": (_scan, "the compliance scan: another service's tables read by SQL"),

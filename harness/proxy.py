@@ -324,7 +324,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--record", type=Path, metavar="FILE", help="append each conforming exchange here")
     args = parser.parse_args(argv)
     try:
-        contract = load_contract(args.contract)
+        contract = load_contract(args.contract, answers=False)  # checks only: the upstream answers
     except ContractError as exc:
         raise UsageError(str(exc)) from exc
     proxy = ValidatingProxy(contract, args.upstream, enforce=args.enforce, log=args.log, record=args.record)

@@ -208,8 +208,11 @@ class Contract:
         return urlsplit(url).path.rstrip("/")
 
 
-def load_contract(path: str | Path, seed: int = 0) -> Contract:
+def load_contract(path: str | Path, seed: int = 0, *, answers: bool = True) -> Contract:
     """Read, check and compile a contract file; `seed` fixes the generated answers.
+
+    `answers=False` compiles the checks only (no value is generated where a response has no
+    example): what a tool that validates traffic against the contract needs.
 
     Raises:
         ContractError: naming the file, where in it, and what is wrong.
@@ -218,7 +221,7 @@ def load_contract(path: str | Path, seed: int = 0) -> Contract:
     document = read_document(path)
     try:
         check_references(document)
-        compiler = _Compiler(to_2020_12(document), seed)
+        compiler = _Compiler(to_2020_12(document), seed, answers)
         operations = compiler.operations()
     except ContractError as exc:
         raise ContractError(f"{path}: {exc}") from exc
@@ -300,9 +303,10 @@ def _clip(schema: Any, limit: int = 200) -> str:
 class _Compiler:
     """Compiles the operations of one (2020-12) document: parameters, bodies, responses, security."""
 
-    def __init__(self, document: dict[str, Any], seed: int) -> None:
+    def __init__(self, document: dict[str, Any], seed: int, answers: bool = True) -> None:
         self._document = document
         self._seed = seed
+        self._answers = answers
         self._requests = _Schemas(document, "readOnly")
         self._responses = _Schemas(document, "writeOnly", shared=self._requests)
         self.warnings: list[str] = []
@@ -467,7 +471,7 @@ class _Compiler:
             self.warnings.append(f"{source.op_id} {code}: the example {name!r} at {where} breaks its schema; not used")
         if valid:
             example, has_example = next(iter(valid.values())), True
-        elif fields["schema"] is not None:
+        elif fields["schema"] is not None and self._answers:
             example = generate_valid(
                 self._responses.document, fields["schema"], validator, self._seed, where + "/schema"
             )
@@ -513,6 +517,8 @@ class _Compiler:
         for name, header, key in drafts:
             if "example" in header:
                 value = header["example"]
+            elif not self._answers:
+                continue
             else:
                 schema = header.get("schema") or {"type": "string"}
                 validator = self._responses.get(key)

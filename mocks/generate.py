@@ -286,9 +286,13 @@ class Generator:
         low = int(schema.get("minLength", 0))
         high = schema.get("maxLength")
         pattern = schema.get("pattern")
-        if isinstance(pattern, str):
-            return self._patterned(pattern, low, high)
         maker = _FORMATS.get(str(schema.get("format", "")))
+        if isinstance(pattern, str):
+            if maker is not None:  # a format's value that also matches the pattern keeps both
+                text = maker(self._rng)
+                if _python_match(pattern, text) and low <= len(text) and (high is None or len(text) <= high):
+                    return text
+            return self._patterned(pattern, low, high)
         if maker is not None:
             text = maker(self._rng)
             if low <= len(text) and (high is None or len(text) <= high):
@@ -391,6 +395,13 @@ def _merge_into(merged: dict[str, Any], part: Mapping[str, Any]) -> None:
             merged.setdefault("allOf", []).append({key: value})
         elif key not in merged:
             merged[key] = value
+
+
+def _python_match(pattern: str, text: str) -> bool:
+    try:
+        return re.search(pattern, text) is not None
+    except re.error:
+        return False
 
 
 def _pattern_property(schema: Mapping[str, Any], name: str) -> Any:

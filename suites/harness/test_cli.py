@@ -21,7 +21,9 @@ def test_no_command_is_a_usage_error_with_the_list_of_commands() -> None:
     assert "commands (each has --help):" in result.stdout
 
 
-@pytest.mark.parametrize("command", ["mocks", "verify-pacts", "verify-contract", "proxy", "sign", "scan", "chaos"])
+@pytest.mark.parametrize(
+    "command", ["mocks", "verify-pacts", "verify-contract", "check-openapi", "proxy", "sign", "scan", "chaos"]
+)
 def test_each_command_has_its_help(command: str) -> None:
     result = harness(command, "--help")
     assert result.returncode == 0, result.stderr
@@ -32,7 +34,8 @@ def test_an_unknown_command_is_named() -> None:
     result = harness("deploy")
     assert (result.returncode, result.stderr.strip()) == (
         2,
-        "harness: unknown command 'deploy'; one of: mocks, verify-pacts, verify-contract, proxy, sign, scan, chaos",
+        "harness: unknown command 'deploy'; one of: "
+        "mocks, verify-pacts, verify-contract, check-openapi, proxy, sign, scan, chaos",
     )
 
 

@@ -11,15 +11,19 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from harness.pact_check import BEYOND, PACTFLOW, check_pact
+from mocks.contract import load_contract
 from mocks.registry import CONTRACTS_DIR
 from suites.fixtures import environment
 from suites.fixtures.pact import COMMITTED_PACTS, PROVIDERS, pact_file_name
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALLED = ROOT / ".tools" / "node_modules" / ".bin" / "swagger-mock-validator"
+STRATEGY = CONTRACTS_DIR / "strategy-service.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +62,65 @@ def test_pactflow_reports_an_out_of_schema_path_value(validator: str, tmp_path: 
     result = validate(validator, CONTRACTS_DIR / "strategy-service.yaml", planted)
     assert result.returncode != 0
     assert "request.path-or-method.unknown" in result.stdout + result.stderr
+
+
+def _strategy_pact() -> dict[str, Any]:
+    pact: dict[str, Any] = json.loads((COMMITTED_PACTS / pact_file_name("strategy-service")).read_text())
+    return pact
+
+
+def _changed(change: str) -> dict[str, Any]:
+    """The strategy pact with one change (as suites/pact/test_pacts_vs_contracts.py plants them)."""
+    pact = _strategy_pact()
+    target = next(i for i in pact["interactions"] if i["description"] == "a validation of an active strategy")
+    if change == "renamed field":
+        body = target["response"]["body"]["content"]
+        body["strategyId"] = body.pop("strategy_id")
+    elif change == "undocumented status":
+        target["response"]["status"] = 202
+    elif change == "unknown path":
+        target["request"]["path"] = "/strategies/42/check"
+    elif change == "bad request body":
+        sync = next(i for i in pact["interactions"] if i["description"] == "a P&L sync")
+        sync["request"]["body"]["content"]["total_pnl"] = 1250.75
+    elif change == "undocumented response header":
+        target["response"].setdefault("headers", {})["X-Strategy-Version"] = ["7"]
+    return pact
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["renamed field", "undocumented status", "unknown path", "bad request body", "undocumented response header"],
+)
+def test_check_openapi_gives_pactflows_verdict(validator: str, change: str, tmp_path: Path) -> None:
+    """Both refuse each planted disagreement (and both accept the committed pacts, above)."""
+    pact = _changed(change)
+    planted = tmp_path / "planted.json"
+    planted.write_text(json.dumps(pact))
+    pactflow = validate(validator, STRATEGY, planted)
+    ours = check_pact(pact, load_contract(STRATEGY, answers=False))
+    assert pactflow.returncode != 0, pactflow.stdout
+    assert [f for f in ours.findings if f.kind == PACTFLOW], ours.text()
+
+
+def test_what_pactflow_misses_and_check_openapi_finds(validator: str, tmp_path: Path) -> None:
+    """A request that sends a readOnly property, a response expected with a writeOnly one: PactFlow passes both."""
+    text = STRATEGY.read_text()
+    read_only = text.replace(
+        "        open_positions: {type: integer, minimum: 0, maximum: 100000}",
+        "        open_positions: {type: integer, minimum: 0, maximum: 100000, readOnly: true}",
+    )
+    write_only = text.replace(
+        "        reason:\n          type: [string, 'null']",
+        "        reason:\n          writeOnly: true\n          type: [string, 'null']",
+    )
+    assert text not in (read_only, write_only)
+    committed = COMMITTED_PACTS / pact_file_name("strategy-service")
+    for name, spec_text in (("read-only", read_only), ("write-only", write_only)):
+        spec = tmp_path / f"{name}.yaml"
+        spec.write_text(spec_text)
+        pactflow = validate(validator, spec, committed)
+        assert pactflow.returncode == 0, pactflow.stdout + pactflow.stderr
+        ours = check_pact(json.loads(committed.read_text()), load_contract(spec, answers=False))
+        assert ours.findings, name
+        assert {f.kind for f in ours.findings} == {BEYOND}
