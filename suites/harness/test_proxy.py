@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,9 +12,11 @@ import pytest
 
 from harness.processes import stop_process
 from harness.proxy import ValidatingProxy
+from harness.servers import free_port
 from mocks.app import MockApp, create_app
 from mocks.contract import load_contract
 from mocks.registry import build_mock
+from suites.fixtures.processes import start_answering
 from suites.harness.drift import STRATEGY, drifted_strategy_contract
 
 pytestmark = pytest.mark.anyio
@@ -119,43 +118,22 @@ async def test_the_admin_surface_filters_clears_and_names_bad_filters(tmp_path: 
         assert (await client.get("/__admin/violations")).json() == {"total": 0, "entries": []}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start(command: list[str], url: str, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=sink)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(url + "/__admin/journal", timeout=1)
-            return process
-        except httpx.TransportError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                stop_process(process)
-                raise AssertionError(f"{command} did not start: {log.read_text()}") from None
-            time.sleep(0.1)
-
-
 @pytest.fixture
 def live_pair(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """`mocks serve` of a drifted provider behind `harness proxy`, both real processes on loopback."""
-    upstream_port, proxy_port = _free_port(), _free_port()
+    upstream_port, proxy_port = free_port(), free_port()
     upstream_url, proxy_url = f"http://127.0.0.1:{upstream_port}", f"http://127.0.0.1:{proxy_port}"
     drifted = str(drifted_strategy_contract(tmp_path))
-    upstream = _start(
+    upstream = start_answering(
         [sys.executable, "-m", "mocks", "serve", drifted, "--port", str(upstream_port)],
-        upstream_url,
+        upstream_url + "/__admin/journal",
         tmp_path / "up.log",
     )
     log = tmp_path / "violations.jsonl"
     command = [sys.executable, "-m", "harness", "proxy", str(STRATEGY), "--upstream", upstream_url]
     command += ["--port", str(proxy_port), "--log", str(log)]
     try:
-        proxy = _start(command, proxy_url, tmp_path / "proxy.log")
+        proxy = start_answering(command, proxy_url + "/__admin/journal", tmp_path / "proxy.log")
         try:
             yield proxy_url, log
         finally:

@@ -2,46 +2,27 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from harness.processes import stop_process
+from harness.servers import free_port
+from suites.fixtures.processes import start_answering
 from suites.harness.drift import STRATEGY, drifted_strategy_contract
 
 pytestmark = pytest.mark.live
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _serve(target: str, tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    log = tmp_path / f"mock-{port}.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mocks", "serve", target, "--port", str(port)], stdout=sink, stderr=sink
-        )
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    command = [sys.executable, "-m", "mocks", "serve", target, "--port", str(port)]
+    process = start_answering(command, url + "/__admin/journal", tmp_path / f"mock-{port}.log")
     try:
-        while True:
-            try:
-                httpx.get(url + "/__admin/journal", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "the mock did not answer within 30 s"
-                time.sleep(0.1)
         yield url
     finally:
         stop_process(process)
@@ -61,7 +42,8 @@ def drifted_provider(tmp_path: Path) -> Iterator[str]:
 def _verify(url: str, junit: Path) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "harness", "verify-contract", str(STRATEGY), "--url", url]
     command += ["--seed", "3", "--max-examples", "5", "--junit-xml", str(junit)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    # in a folder of its own: schemathesis keeps a cache of the failures it found where it runs, and replays them
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False, cwd=junit.parent)
 
 
 def test_the_strategy_mock_passes_its_own_contract(strategy_mock: str, tmp_path: Path) -> None:

@@ -6,10 +6,7 @@ Each test writes a small contract of its own, so what it checks is visible besid
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +15,12 @@ import jsonschema
 import pytest
 import yaml
 
+from harness.processes import stop_process
+from harness.servers import free_port
 from mocks.app import create_app
 from mocks.contract import load_contract
 from mocks.errors import ContractError
+from suites.fixtures.processes import start_answering
 
 pytestmark = pytest.mark.anyio
 
@@ -299,36 +299,18 @@ def test_an_example_that_breaks_its_schema_is_set_aside_with_a_warning(tmp_path:
     assert contract.warnings == [f"GET /n 200: the example 'example' at {where} breaks its schema; not used"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.live
 def test_mocks_serve_takes_a_contract_file(tmp_path: Path) -> None:
     """`python -m mocks serve FILE` on a real socket: a public contract answers over HTTP."""
     contract = Path(__file__).parent / "public_contracts" / "apideck-sms.json"
-    port = _free_port()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "mocks", "serve", str(contract), "--port", str(port), "--seed", "3"]
-    errors = tmp_path / "stderr.txt"
-    with errors.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=sink)
+    process = start_answering(command, url + "/__admin/journal", tmp_path / "mock.log")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                answer = httpx.get(
-                    f"http://127.0.0.1:{port}/sms/messages",
-                    headers={"Authorization": "Bearer t", "x-apideck-app-id": "a", "x-apideck-consumer-id": "c"},
-                )
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, errors.read_text()
-                assert time.monotonic() < deadline, "the mock did not answer within 30 s"
-                time.sleep(0.1)
+        headers = {"Authorization": "Bearer t", "x-apideck-app-id": "a", "x-apideck-consumer-id": "c"}
+        answer = httpx.get(url + "/sms/messages", headers=headers, timeout=10)
         assert answer.status_code == 200
         assert json.loads(answer.text)["status_code"] == 200
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_process(process)
