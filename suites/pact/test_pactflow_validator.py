@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,7 +18,7 @@ from harness.pact_check import BEYOND, PACTFLOW, check_pact
 from mocks.contract import load_contract
 from mocks.registry import CONTRACTS_DIR
 from suites.fixtures import environment
-from suites.fixtures.pact import COMMITTED_PACTS, PROVIDERS, pact_file_name
+from suites.fixtures.pact import COMMITTED_PACTS, PROVIDERS, pact_file_name, strategy_pact_with
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALLED = ROOT / ".tools" / "node_modules" / ".bin" / "swagger-mock-validator"
@@ -54,38 +53,12 @@ def test_pactflow_accepts_every_committed_pact(validator: str, provider: str) ->
 
 
 def test_pactflow_reports_an_out_of_schema_path_value(validator: str, tmp_path: Path) -> None:
-    pact = json.loads((COMMITTED_PACTS / pact_file_name("strategy-service")).read_text())
-    target = next(i for i in pact["interactions"] if i["description"] == "a validation of an active strategy")
-    target["request"]["path"] = "/strategies/0/validate"  # strategy_id has minimum 1
+    pact = strategy_pact_with("out-of-schema path value")  # strategy_id has minimum 1
     planted = tmp_path / "planted.json"
     planted.write_text(json.dumps(pact))
     result = validate(validator, CONTRACTS_DIR / "strategy-service.yaml", planted)
     assert result.returncode != 0
     assert "request.path-or-method.unknown" in result.stdout + result.stderr
-
-
-def _strategy_pact() -> dict[str, Any]:
-    pact: dict[str, Any] = json.loads((COMMITTED_PACTS / pact_file_name("strategy-service")).read_text())
-    return pact
-
-
-def _changed(change: str) -> dict[str, Any]:
-    """The strategy pact with one change (as suites/pact/test_pacts_vs_contracts.py plants them)."""
-    pact = _strategy_pact()
-    target = next(i for i in pact["interactions"] if i["description"] == "a validation of an active strategy")
-    if change == "renamed field":
-        body = target["response"]["body"]["content"]
-        body["strategyId"] = body.pop("strategy_id")
-    elif change == "undocumented status":
-        target["response"]["status"] = 202
-    elif change == "unknown path":
-        target["request"]["path"] = "/strategies/42/check"
-    elif change == "bad request body":
-        sync = next(i for i in pact["interactions"] if i["description"] == "a P&L sync")
-        sync["request"]["body"]["content"]["total_pnl"] = 1250.75
-    elif change == "undocumented response header":
-        target["response"].setdefault("headers", {})["X-Strategy-Version"] = ["7"]
-    return pact
 
 
 @pytest.mark.parametrize(
@@ -94,7 +67,7 @@ def _changed(change: str) -> dict[str, Any]:
 )
 def test_check_openapi_gives_pactflows_verdict(validator: str, change: str, tmp_path: Path) -> None:
     """Both refuse each planted disagreement (and both accept the committed pacts, above)."""
-    pact = _changed(change)
+    pact = strategy_pact_with(change)
     planted = tmp_path / "planted.json"
     planted.write_text(json.dumps(pact))
     pactflow = validate(validator, STRATEGY, planted)

@@ -15,7 +15,7 @@ import pytest
 from harness.pact_check import check_pact
 from mocks.contract import Contract, load_contract
 from mocks.registry import CONTRACTS_DIR
-from suites.fixtures.pact import COMMITTED_PACTS, PROVIDERS, pact_file_name
+from suites.fixtures.pact import COMMITTED_PACTS, PROVIDERS, pact_file_name, strategy_pact_with
 
 
 def problems_of(pact: dict[str, Any], contract: Contract) -> list[str]:
@@ -33,20 +33,7 @@ def test_committed_pact_agrees_with_the_contract(provider: str) -> None:
 
 
 def drifted(change: str) -> list[str]:
-    pact = json.loads((COMMITTED_PACTS / pact_file_name("strategy-service")).read_text())
-    target = next(i for i in pact["interactions"] if i["description"] == "a validation of an active strategy")
-    if change == "renamed field":
-        body = target["response"]["body"]["content"]
-        body["strategyId"] = body.pop("strategy_id")
-    elif change == "undocumented status":
-        target["response"]["status"] = 202
-    elif change == "unknown path":
-        target["request"]["path"] = "/strategies/42/check"
-    elif change == "out-of-schema path value":
-        target["request"]["path"] = "/strategies/0/validate"
-    elif change == "bad request body":
-        sync = next(i for i in pact["interactions"] if i["description"] == "a P&L sync")
-        sync["request"]["body"]["content"]["total_pnl"] = 1250.75
+    pact = strategy_pact_with(change)
     return problems_of(pact, load_contract(CONTRACTS_DIR / "strategy-service.yaml"))
 
 
