@@ -241,7 +241,7 @@ EPILOG = """examples:
   harness check-openapi my-openapi.yaml --pact pacts/order-service-strategy-service.json --junit-xml check.xml
 
 Findings marked [beyond PactFlow's check] are ones PactFlow's bi-directional check does not
-look at (response headers the pact expects, readOnly properties a request sends).
+look at (readOnly properties a request sends, writeOnly ones a response is expected to have).
 exit status: 0 when every interaction is satisfied, 1 when one is not, 2 on a usage error."""
 
 
