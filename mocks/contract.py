@@ -2,7 +2,7 @@
 
 A `Contract` holds one `Operation` per (method, path) with its compiled validators and
 its answers, so nothing is compiled or generated per request. Each direction compiles its
-own view of the schemas (`mocks.document.view`) in one `jsonschema_rs` validator map.
+own view of the schemas (`mocks.document.view`) against one `jsonschema_rs` registry.
 A response without an example answers a value generated from its schema (deterministic
 by `seed`, checked against the schema). Loading fails with `ContractError`, naming the
 file, the JSON pointer and the problem, for anything the engine cannot serve.
@@ -273,26 +273,15 @@ class _Schemas:
                 self._registry = jsonschema_rs.Registry(resources=[(self.BASE, resource)])
             except (ValueError, jsonschema_rs.ReferencingError) as exc:
                 raise ContractError(f"cannot read its schemas: {exc}") from exc
-        self._pending: dict[str, Any] = {}
-        self._compiled: dict[str, Any] = {}
 
-    def add(self, schema: Any) -> str:
-        """Register a schema; its validator is `get(key)` once `compile` ran."""
-        key = f"s{len(self._pending)}"
-        self._pending[key] = schema
-        return key
-
-    def compile(self) -> None:
-        for key, schema in self._pending.items():
-            try:
-                self._compiled[key] = jsonschema_rs.validator_for(
-                    absolute_refs(schema, self.BASE), registry=self._registry, validate_formats=True
-                )
-            except (ValueError, jsonschema_rs.ReferencingError) as exc:
-                raise ContractError(f"cannot compile the schema {_clip(schema)}: {exc}") from exc
-
-    def get(self, key: str) -> Any:
-        return self._compiled[key]
+    def validator(self, schema: Any) -> Any:
+        """The compiled validator of one schema of the document (its references through the registry)."""
+        try:
+            return jsonschema_rs.validator_for(
+                absolute_refs(schema, self.BASE), registry=self._registry, validate_formats=True
+            )
+        except (ValueError, jsonschema_rs.ReferencingError) as exc:
+            raise ContractError(f"cannot compile the schema {_clip(schema)}: {exc}") from exc
 
 
 def _clip(schema: Any, limit: int = 200) -> str:
@@ -312,11 +301,7 @@ class _Compiler:
         self.warnings: list[str] = []
 
     def operations(self) -> dict[str, Operation]:
-        sources = list(self._sources())
-        drafts = [(source, self._draft(source)) for source in sources]
-        self._requests.compile()
-        self._responses.compile()
-        return {source.op_id: self._finish(source, draft) for source, draft in drafts}
+        return {source.op_id: self._finish(source, self._draft(source)) for source in self._sources()}
 
     def _sources(self) -> Iterator[_Source]:
         seen: dict[str, str] = {}
@@ -336,7 +321,7 @@ class _Compiler:
                 yield _Source(op_id, method, template, spec, item.get("parameters") or [])
 
     def _draft(self, source: _Source) -> dict[str, Any]:
-        """The operation's parts, its schemas registered for compiling."""
+        """The operation's parts as the document has them, with their validators."""
         return {
             "parameters": self._parameters(source),
             "body": self._bodies(source),
@@ -344,13 +329,11 @@ class _Compiler:
         }
 
     def _finish(self, source: _Source, draft: dict[str, Any]) -> Operation:
-        parameters = tuple(
-            Parameter(validator=self._requests.get(key), **fields) for key, fields in draft["parameters"]
-        )
+        parameters = tuple(Parameter(validator=validator, **fields) for validator, fields in draft["parameters"])
         body_required, body_drafts = draft["body"]
         bodies = tuple(
-            BodySpec(media, self._requests.get(key) if key else None, schema, self._form_fields(media, schema))
-            for media, key, schema in body_drafts
+            BodySpec(media, validator, schema, self._form_fields(media, schema))
+            for media, validator, schema in body_drafts
         )
         responses: dict[int, ResponseSpec] = {}
         ranges: dict[str, ResponseSpec] = {}
@@ -370,7 +353,7 @@ class _Compiler:
             spec=source.spec,
         )
 
-    def _parameters(self, source: _Source) -> list[tuple[str, dict[str, Any]]]:
+    def _parameters(self, source: _Source) -> list[tuple[Any, dict[str, Any]]]:
         by_key: dict[tuple[str, str], Mapping[str, Any]] = {}
         for raw in [*source.shared, *(source.spec.get("parameters") or [])]:
             param = resolve(self._document, raw)
@@ -400,7 +383,7 @@ class _Compiler:
                 "explode": bool(param.get("explode", style == "form")),
                 "allow_empty": bool(param.get("allowEmptyValue", False)) and location == "query",
             }
-            drafts.append((self._requests.add(schema), fields))
+            drafts.append((self._requests.validator(schema), fields))
         declared = {fields["name"] for _, fields in drafts if fields["location"] == "path"}
         in_template = set(_PARAM.findall(source.template))
         if declared != in_template:
@@ -410,7 +393,7 @@ class _Compiler:
             )
         return drafts
 
-    def _bodies(self, source: _Source) -> tuple[bool, list[tuple[str, str | None, Any]]]:
+    def _bodies(self, source: _Source) -> tuple[bool, list[tuple[str, Any, Any]]]:
         if "requestBody" not in source.spec:
             return False, []
         request_body = resolve(self._document, source.spec["requestBody"])
@@ -418,7 +401,7 @@ class _Compiler:
         for media, media_spec in (request_body.get("content") or {}).items():
             schema = (media_spec or {}).get("schema")
             checked = schema is not None and (is_json_media(media) or _is_form(media) or media.startswith("text/"))
-            drafts.append((media, self._requests.add(schema) if checked else None, schema))
+            drafts.append((media, self._requests.validator(schema) if checked else None, schema))
         return bool(request_body.get("required", False)), drafts
 
     def _form_fields(self, media: str, schema: Any) -> dict[str, Any]:
@@ -451,7 +434,7 @@ class _Compiler:
                     {
                         "media_type": media,
                         "schema": schema,
-                        "key": self._responses.add(schema) if schema is not None else None,
+                        "validator": self._responses.validator(schema) if schema is not None else None,
                         "media_spec": media_spec or {},
                         "headers": self._header_drafts(response.get("headers") or {}),
                         "where": (*where, "content", media) if media else where,
@@ -461,7 +444,7 @@ class _Compiler:
         return drafts
 
     def _response(self, source: _Source, code: str, fields: dict[str, Any]) -> ResponseSpec:
-        validator = self._responses.get(fields["key"]) if fields["key"] else None
+        validator = fields["validator"]
         where = pointer(*fields["where"])
         examples = self._examples(fields["media_spec"])
         if fields["media_type"] is not None and not is_json_media(fields["media_type"]) and validator is not None:
@@ -501,27 +484,26 @@ class _Compiler:
                 found[str(name)] = example["value"]
         return found
 
-    def _header_drafts(self, headers: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any], str]]:
+    def _header_drafts(self, headers: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any], Any]]:
         drafts = []
         for name, raw in headers.items():
             if name.lower() in ("content-type", "content-length", "transfer-encoding"):
                 continue  # the server sets these
             header = resolve(self._document, raw)
             schema = header.get("schema") or {"type": "string"}
-            drafts.append((name, header, self._responses.add(schema)))
+            drafts.append((name, header, self._responses.validator(schema)))
         return drafts
 
-    def _headers(self, drafts: list[tuple[str, Mapping[str, Any], str]], where: str) -> tuple[tuple[str, str], ...]:
+    def _headers(self, drafts: list[tuple[str, Mapping[str, Any], Any]], where: str) -> tuple[tuple[str, str], ...]:
         """Each documented response header with a value: its example, else one generated."""
         values = []
-        for name, header, key in drafts:
+        for name, header, validator in drafts:
             if "example" in header:
                 value = header["example"]
             elif not self._answers:
                 continue
             else:
                 schema = header.get("schema") or {"type": "string"}
-                validator = self._responses.get(key)
                 value = generate_valid(
                     self._responses.document, schema, validator, self._seed, f"{where}/headers/{name}"
                 )
