@@ -11,6 +11,7 @@ replica delivers them.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
@@ -95,9 +96,21 @@ def _reachable() -> Iterator[None]:
 
 
 async def _init_connection(connection: asyncpg.Connection) -> None:
+    # jsonb's binary form is a version byte (1) before the JSON text: orjson's bytes go as they are
     await connection.set_type_codec(
-        "jsonb", schema="pg_catalog", encoder=lambda value: orjson.dumps(value).decode(), decoder=orjson.loads
+        "jsonb",
+        schema="pg_catalog",
+        encoder=lambda value: b"\x01" + orjson.dumps(value),
+        decoder=lambda data: orjson.loads(data[1:]),
+        format="binary",
     )
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Nothing to undo when a connection goes back to the pool: the store sets no session state
+    (its advisory locks are the transaction's, it never LISTENs or SETs), so asyncpg's default
+    reset query would be a round trip per request for nothing. Open transactions are still
+    rolled back by asyncpg itself."""
 
 
 def _position(row: asyncpg.Record) -> Position:
@@ -149,6 +162,7 @@ class PostgresOrderStore:
                 max_size=self._pool_size,
                 command_timeout=self._command_timeout,
                 init=_init_connection,
+                reset=_keep_session,
             )
             try:
                 async with pool.acquire() as connection:
@@ -162,13 +176,18 @@ class PostgresOrderStore:
     async def _connection(self) -> AsyncIterator[Db]:
         if self._pool is None:
             raise StoreUnavailableError("the order store is not open")
+        pool = self._pool
         with _reachable():
-            async with self._pool.acquire(timeout=self._pool_timeout) as connection:
-                try:
-                    yield connection
-                except asyncpg.InternalClientError:
-                    connection.terminate()  # no later request can use it; the pool opens a new one
-                    raise
+            # asyncio.timeout, not acquire(timeout=): asyncpg would run each acquire in a task of its own
+            async with asyncio.timeout(self._pool_timeout):
+                connection = await pool.acquire()
+            try:
+                yield connection
+            except asyncpg.InternalClientError:
+                connection.terminate()  # no later request can use it; the pool opens a new one
+                raise
+            finally:
+                await pool.release(connection, timeout=self._pool_timeout)
 
     _pool_timeout = 2.0  # seconds to wait for a free connection before the request is refused
 
