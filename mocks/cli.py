@@ -22,6 +22,7 @@ import argparse
 import gc
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -112,6 +113,15 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m mocks") -> in
     )
     up.add_argument("--no-postgres", action="store_true", help="keep the order service's orders in memory")
     up.add_argument(
+        "--postgres-setting",
+        action="append",
+        default=[],
+        type=_postgres_setting,
+        metavar="NAME=VALUE",
+        help="a setting of the throwaway PostgreSQL, e.g. fsync=on (it runs with fsync off: a crash of the "
+        "machine may lose what it committed, a crash of a process does not)",
+    )
+    up.add_argument(
         "--order-service-port",
         type=int,
         default=8000,
@@ -142,6 +152,14 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m mocks") -> in
     except (ContractError, PostgresUnavailable, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _postgres_setting(text: str) -> str:
+    """NAME=VALUE as PostgreSQL's `-c` takes it (a value with spaces would split pg_ctl's options)."""
+    name, sep, value = text.partition("=")
+    if not sep or not re.fullmatch(r"[a-z_][a-z0-9_.]*", name) or not re.fullmatch(r"[^\s'\"]+", value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE (a PostgreSQL setting, no spaces or quotes)")
+    return text
 
 
 def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
@@ -320,7 +338,7 @@ def _database(args: argparse.Namespace, servers: list[PostgresServer]) -> tuple[
         return None, ""
     server = PostgresServer.create(args.postgres_port)
     servers.append(server)
-    server.start()
+    server.start(*args.postgres_setting)
     return server.url, f"throwaway, {server.root}"
 
 

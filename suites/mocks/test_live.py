@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -10,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -200,6 +202,43 @@ def test_a_mock_stopped_on_request_refuses_until_started_again(tmp_path: Path) -
         assert "exited with status" not in live.output()  # a stop on request is not a crash
     finally:
         assert stop_mock_servers(live) == 0
+
+
+async def settings_of(database: str, *names: str) -> list[str]:
+    connection = await asyncpg.connect(database)
+    try:
+        return [await connection.fetchval(f"SHOW {name}") for name in names]
+    finally:
+        await connection.close()
+
+
+def test_up_hands_postgres_settings_to_its_throwaway_server(tmp_path: Path) -> None:
+    environment.binary("redis-server")
+    server_binaries()
+    extra = [
+        *("--redis-port", str(free_port()), "--order-service-port", str(free_port())),
+        *("--postgres-port", str(free_port())),
+        *("--postgres-setting", "fsync=on", "--postgres-setting", "work_mem=7MB"),
+    ]
+    live = start_mock_servers(tmp_path / "up.log", extra=extra)
+    try:
+        shown = asyncio.run(settings_of(live.ready["database"], "fsync", "work_mem"))
+        assert shown == ["on", "7MB"]  # the server's own default is fsync off (a throwaway)
+    finally:
+        assert stop_mock_servers(live) == 0
+
+
+@pytest.mark.parametrize("setting", ["fsync", "fsync=on; DROP", "work mem=1MB", "work_mem='1 MB'"])
+def test_a_postgres_setting_that_is_not_name_value_is_refused_before_anything_starts(setting: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mocks", "up", "--postgres-setting", setting],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert f"{setting!r} is not NAME=VALUE" in result.stderr
 
 
 def test_the_stop_command_needs_a_running_up(tmp_path: Path) -> None:
