@@ -10,6 +10,7 @@ r"""`harness`: the one command of the contract harness.
     harness proxy my-api.yaml --upstream http://127.0.0.1:8000 --port 4011 --log violations.jsonl
     harness sign POST http://127.0.0.1:8000/orders --data '{...}'
     harness scan path/to/service
+    harness conformance --url http://127.0.0.1:8000 --dev   the seed's rules checked from outside
     harness chaos --seed 7 --seconds 60     a crash round (faults over real processes, then a checker)
 
 Exit status: 0 success; 1 a check failed (a mismatch, a violation, a non-2xx answer);
@@ -45,6 +46,12 @@ def _scan(argv: Sequence[str]) -> int:
     from order_service.compliance.__main__ import main
 
     return main(list(argv), prog="harness scan")
+
+
+def _conformance(argv: Sequence[str]) -> int:
+    from harness.conformance.cli import main
+
+    return main(argv)
 
 
 def _chaos(argv: Sequence[str]) -> int:
@@ -117,6 +124,7 @@ COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "proxy": (_proxy, "forward traffic to a provider, checking each request and answer against a contract"),
     "sign": (_sign, "sign and send one request with the dev keys (a curl for the order API)"),
     "scan": (_scan, "the compliance scan: another service's tables read by SQL"),
+    "conformance": (_conformance, "check a running order service against the seed's rules, from outside"),
     "chaos": (_chaos, "crash rounds: clients, a seeded fault schedule and a checker over real processes"),
 }
 

@@ -20,6 +20,11 @@ Marker:
     @pytest.mark.harness_fault("strategy-service", kind="status", status=503, operation_id=...)
         the fault is on `harness_mocks` (or `harness_live_mocks`) when the test starts.
 
+Conformance (the seed's rules checked from outside, `harness.conformance`):
+    pytest --harness-order-service=URL [--harness-credentials=FILE] [--harness-conformance-redis=URL]
+           [--harness-conformance-logs=FILE] [--harness-conformance-mocks=READY_FILE]
+           [--harness-conformance-only=GROUP]
+
 ini options (pytest.ini, pyproject's [tool.pytest.ini_options]):
     harness_contracts_dir   a folder of contracts named like the packaged ones (default: packaged)
     harness_ready_timeout   seconds the live mocks may take to start (default 60)
@@ -48,11 +53,32 @@ if TYPE_CHECKING:
     from mocks.engine import MockSettings
 
 
+CONFORMANCE_OPTIONS = (
+    ("--harness-order-service", "URL of an order service: run the conformance kit against it"),
+    ("--harness-credentials", "its credentials file (default: the reference's development keys)"),
+    ("--harness-conformance-redis", "its Redis, which the kit may CLIENT PAUSE"),
+    ("--harness-conformance-logs", "a file the service appends its log lines to"),
+    ("--harness-conformance-mocks", "the ready file of `mocks up` the service runs against"),
+)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Register the plugin's ini options."""
+    """Register the plugin's ini options and the conformance kit's command-line options."""
     parser.addini("harness_contracts_dir", "folder of the contracts the mocks serve (default: the packaged ones)")
     parser.addini("harness_ready_timeout", "seconds the live mocks may take to start", default="60")
     parser.addini("harness_redis_required", "no real Redis fails instead of skipping", type="bool", default=False)
+    group = parser.getgroup("harness")
+    for name, text in CONFORMANCE_OPTIONS:
+        group.addoption(name, default=None, help=text)
+    group.addoption("--harness-conformance-only", action="append", default=[], help="a group or check id")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`--harness-order-service=URL`: the conformance kit's checks join the collected tests."""
+    if config.getoption("--harness-order-service", None):
+        from harness.conformance.pytest_entry import add_items
+
+        add_items(session, config, items)
 
 
 def pytest_configure(config: pytest.Config) -> None:

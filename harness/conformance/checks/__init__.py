@@ -1,0 +1,5 @@
+"""Every check of the kit, registered on import (see `harness.conformance.kit.check`)."""
+
+from harness.conformance.checks import operations, orders, security
+
+__all__ = ["operations", "orders", "security"]
