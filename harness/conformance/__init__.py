@@ -8,7 +8,8 @@ fail-closed. Each check names the rule it enforces; a report says pass, fail (wi
 request and the answer) or not checked (and why).
 """
 
-from harness.conformance.kit import CHECKS, GROUPS, Report, Result, run_kit, selected
+from harness.conformance.kit import CHECKS, GROUPS, Report, Result
+from harness.conformance.run import run_kit, selected
 from harness.conformance.target import Credentials, LogStream, Target
 
 __all__ = ["CHECKS", "GROUPS", "Credentials", "LogStream", "Report", "Result", "Target", "run_kit", "selected"]

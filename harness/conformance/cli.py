@@ -8,7 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.conformance.kit import GROUPS, run_kit, selected
+from harness.conformance.kit import GROUPS
+from harness.conformance.run import run_kit, selected
 from harness.conformance.target import Credentials, LogStream, Target
 
 EPILOG = """examples:

@@ -11,26 +11,16 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
+
+from harness.conformance.outcomes import Failed, NotChecked
 
 if TYPE_CHECKING:
     from harness.conformance.target import Target
 
 Status = Literal["pass", "fail", "not checked"]
-
-
-class Failed(AssertionError):
-    """The service broke the check's rule; `exchange` is the request and answer that show it."""
-
-    def __init__(self, message: str, exchange: str = "") -> None:
-        super().__init__(message)
-        self.exchange = exchange
-
-
-class NotChecked(Exception):
-    """The kit cannot check this rule with what it was given (the message says why)."""
 
 
 @dataclass(frozen=True)
@@ -80,17 +70,6 @@ def check(check_id: str, rule: str) -> Callable[[Callable[[Target], None]], Call
         return run
 
     return register
-
-
-def selected(only: Iterable[str] = ()) -> list[Check]:
-    """The checks of the groups (or check ids) in `only`; every check when it is empty."""
-    from harness.conformance import checks as _registered  # noqa: F401  (registers every check)
-
-    wanted = set(only)
-    unknown = wanted - set(GROUPS) - {c.id for c in CHECKS}
-    if unknown:
-        raise ValueError(f"unknown groups or checks {sorted(unknown)}; groups: {', '.join(GROUPS)}")
-    return [c for c in CHECKS if not wanted or c.group in wanted or c.id in wanted]
 
 
 def run_check(target: Target, one: Check) -> Result:
@@ -163,13 +142,3 @@ class Report:
             f"\n{self.count('pass')} passed, {self.count('fail')} failed, {self.count('not checked')} not checked"
         )
         return "\n".join(lines)
-
-
-def run_kit(target: Target, only: Iterable[str] = ()) -> Report:
-    """Every selected check against `target`, in group order."""
-    chosen = selected(only)
-    order = {g: n for n, g in enumerate(GROUPS)}
-    report = Report(target.url)
-    for one in sorted(chosen, key=lambda c: order[c.group]):
-        report.results.append(run_check(target, one))
-    return report

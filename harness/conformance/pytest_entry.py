@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from harness.conformance.kit import Check, run_check, selected
+from harness.conformance.kit import Check, run_check
+from harness.conformance.run import selected
 from harness.conformance.target import Credentials, LogStream, Target
 
 

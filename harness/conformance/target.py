@@ -25,7 +25,7 @@ import httpx
 import jwt
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness.conformance.kit import Failed, NotChecked
+from harness.conformance.outcomes import Failed, NotChecked
 from order_service.security.signing import (
     API_KEY,
     IDENTITY,

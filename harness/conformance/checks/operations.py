@@ -6,7 +6,8 @@ import json
 import uuid
 from typing import Any
 
-from harness.conformance.kit import Failed, NotChecked, check
+from harness.conformance.kit import check
+from harness.conformance.outcomes import Failed, NotChecked
 from harness.conformance.target import LogStream, Target, expect
 
 SEED_METRICS = (

@@ -8,7 +8,8 @@ import uuid
 from datetime import datetime
 from datetime import time as day_time
 
-from harness.conformance.kit import Failed, NotChecked, check
+from harness.conformance.kit import check
+from harness.conformance.outcomes import Failed, NotChecked
 from harness.conformance.target import Target, anomaly_types, expect
 
 PER_ACCOUNT = 10  # order requests per account per second

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from harness.conformance.kit import Failed, NotChecked, check
+from harness.conformance.kit import check
+from harness.conformance.outcomes import Failed, NotChecked
 from harness.conformance.target import ORDER, Answer, Target, expect
 
 # The seed's CriticalServiceAuth.AUTHORIZED_SERVICES.
