@@ -1,10 +1,11 @@
 """The conformance kit against the reference order service, and against it with each planted defect.
 
 The stack is what `make mocks` starts (every mock, Redis, PostgreSQL, the reference service).
-Unpatched, every check of the kit passes (none is left not checked: the kit is given the
-service's Redis, its log and its mocks). Each defect of `suites.conformance.defects` runs as
-a second service on the same mocks and Redis (`suites.conformance.patched`), and the kit's
-run of the check's group must fail that check.
+Unpatched, every check of the kit passes (the kit is given the service's Redis, its log and
+its mocks; only the end of the IST day, which needs the service's clock moved, is not
+checked). Each defect of `suites.conformance.defects` runs as a second service on the same
+mocks and Redis (`suites.conformance.patched`), and the kit's run of the check's group must
+fail that check.
 """
 
 from __future__ import annotations
@@ -79,7 +80,9 @@ def test_every_check_passes_against_the_reference(stack: tuple[LiveMocks, str]) 
         report = run_kit(target)
     finally:
         target.close()
-    assert [r.check.id for r in report.results if r.status != "pass"] == [], report.text()
+    unchecked = {r.check.id for r in report.results if r.status == "not checked"}
+    assert report.failed == [], report.text()
+    assert unchecked == {"anomalies.ist-day"}, report.text()  # the one rule that needs the service's clock moved
     assert len(report.results) >= 55
 
 

@@ -35,7 +35,7 @@ def test_an_unknown_command_is_named() -> None:
     assert (result.returncode, result.stderr.strip()) == (
         2,
         "harness: unknown command 'deploy'; one of: "
-        "mocks, verify-pacts, verify-contract, check-openapi, proxy, sign, scan, chaos",
+        "mocks, verify-pacts, verify-contract, check-openapi, proxy, sign, scan, conformance, chaos",
     )
 
 

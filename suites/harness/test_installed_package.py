@@ -131,8 +131,21 @@ def test_the_installed_package_finds_its_contracts_and_dev_keys(installed: Insta
 def test_harness_help_names_every_command(installed: Installed) -> None:
     result = installed.run(installed.bin("harness"), "--help")
     assert result.returncode == 0, result.stderr
-    for command in ("mocks", "verify-pacts", "verify-contract", "check-openapi", "proxy", "sign", "scan", "chaos"):
+    for command in (
+        "mocks",
+        "verify-pacts",
+        "verify-contract",
+        "check-openapi",
+        "proxy",
+        "sign",
+        "scan",
+        "conformance",
+        "chaos",
+    ):
         assert f"\n  {command} " in result.stdout
+    conformance = installed.run(installed.bin("harness"), "conformance", "--help")
+    assert conformance.returncode == 0, conformance.stderr
+    assert "examples:" in conformance.stdout  # the kit and its checks came with the wheel
     verify = installed.run(installed.bin("harness"), "verify-pacts", "--help")
     assert verify.returncode == 0
     assert "example: harness verify-pacts" in verify.stdout

@@ -134,18 +134,19 @@ def test_up_without_redis_says_so_in_its_ready_file(live_mocks: LiveMocks) -> No
     assert live_mocks.ready["order_service"] is None
 
 
+def mocks_up_refused(*args: str) -> subprocess.CompletedProcess[str]:
+    """`mocks up ARGS` expected to stop at once (a usage error); its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "mocks", "up", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
 def test_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "mocks", "up", "--no-redis", f"--port=strategy-service={port}"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = mocks_up_refused("--no-redis", f"--port=strategy-service={port}")
     assert result.returncode == 2
     assert f"ports already in use: strategy-service ({port})" in result.stderr
 
@@ -230,13 +231,7 @@ def test_up_hands_postgres_settings_to_its_throwaway_server(tmp_path: Path) -> N
 
 @pytest.mark.parametrize("setting", ["fsync", "fsync=on; DROP", "work mem=1MB", "work_mem='1 MB'"])
 def test_a_postgres_setting_that_is_not_name_value_is_refused_before_anything_starts(setting: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "mocks", "up", "--postgres-setting", setting],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = mocks_up_refused("--postgres-setting", setting)
     assert result.returncode == 2
     assert f"{setting!r} is not NAME=VALUE" in result.stderr
 
