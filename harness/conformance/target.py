@@ -179,23 +179,23 @@ class Target:
             return self.credentials.token_accounts[0]
         return f"ZX{random.randrange(100_000, 1_000_000)}"
 
-    def token(self, account: str, **claims: Any) -> str:
-        """A user token for `account`, minted (`claims` change it) or the given one."""
+    def token(self, account: str, *, secret: str | None = None, **claims: Any) -> str:
+        """A user token for `account`: minted (signed with `secret` instead, `claims` changed), or the given one."""
+        forged = secret is not None or bool(claims)
         if self.credentials.jwt_secret is None:
-            if claims:
+            if forged:
                 raise NotChecked("forging a token of this kind needs the token secret in the credentials")
             assert self.credentials.token is not None
             return self.credentials.token
-        if not claims and account in self._tokens:
+        if not forged and account in self._tokens:
             return self._tokens[account]
         now = int(time.time())
         body = {"sub": f"kit-{account}", "iat": now, "exp": now + 3600, "trading_accounts": [account]}
         if self.credentials.jwt_audience:
             body["aud"] = self.credentials.jwt_audience
-        secret = claims.pop("_secret", self.credentials.jwt_secret)
         body.update(claims)
-        minted = jwt.encode(body, secret, algorithm="HS256")
-        if not claims:
+        minted = jwt.encode(body, secret or self.credentials.jwt_secret, algorithm="HS256")
+        if not forged:  # only the account's own token is remembered
             self._tokens[account] = minted
         return minted
 
@@ -320,20 +320,22 @@ class Target:
 
     def metric(self, name: str, **labels: str) -> float:
         """The sum of `name`'s samples whose labels include `labels` (0 when there is none)."""
-        text = self.http.get("/metrics").text
-        total = 0.0
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                    total += sample.value
-        return total
+        return float(
+            sum(
+                sample.value
+                for family in self._families()
+                for sample in family.samples
+                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+            )
+        )
 
     def metric_names(self) -> set[str]:
-        """Every metric family and sample name /metrics shows."""
-        text = self.http.get("/metrics").text
-        return {family.name for family in text_string_to_metric_families(text)} | {
-            sample.name for family in text_string_to_metric_families(text) for sample in family.samples
-        }
+        """Every metric family and sample name /metrics shows (a family without samples too)."""
+        families = self._families()
+        return {f.name for f in families} | {sample.name for f in families for sample in f.samples}
+
+    def _families(self) -> list[Any]:
+        return list(text_string_to_metric_families(self.http.get("/metrics").text))
 
     def close(self) -> None:
         """Close the kit's HTTP client."""

@@ -7,16 +7,19 @@ The canonical query is parsed as a server parses it (form-urlencoded: "+" is a s
 %XX is UTF-8, a name without "=" has the empty value), sorted by name then value (code
 point), each name and value re-encoded per RFC 3986 (unreserved kept, every other byte
 as upper-case %XX), written name=value and joined by "&". Signature: lowercase hex
-HMAC-SHA256 with the service's signing secret. Test vectors: `suites/security/vectors.json`.
+HMAC-SHA256 with the service's signing secret. Test vectors: `signing_vectors.json` beside this module.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import time
 from collections.abc import Callable, Generator
+from importlib import resources
+from typing import Any
 from urllib.parse import parse_qsl, quote
 
 import httpx
@@ -26,6 +29,13 @@ API_KEY = "x-internal-api-key"
 TIMESTAMP = "x-request-timestamp"
 SIGNATURE = "x-request-signature"
 NONCE = "x-request-nonce"
+
+
+def published_vectors() -> list[dict[str, Any]]:
+    """The published test vectors: requests, their canonical queries, signed strings and signatures."""
+    text = resources.files("order_service.security").joinpath("signing_vectors.json").read_text()
+    vectors: list[dict[str, Any]] = json.loads(text)["vectors"]
+    return vectors
 
 
 def canonical_query(query: str) -> str:

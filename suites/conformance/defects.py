@@ -63,6 +63,14 @@ _LIST = [
         "signing.covers-request",
     ),
     Defect(
+        "query-sorted-by-name-only",
+        "the canonical query sorted by name only (a repeated name keeps its sent order)",
+        "order_service.security.signing",
+        "for name, value in sorted(pairs))",
+        "for name, value in sorted(pairs, key=lambda pair: pair[0]))",
+        "signing.published-vectors",
+    ),
+    Defect(
         "duplicate-header-accepted",
         "a signing header sent twice accepted (the first value read)",
         "order_service.security.verifying",

@@ -1,22 +1,26 @@
-"""The published test vectors (suites/security/vectors.json), checked three ways."""
+"""The published test vectors (order_service/security/signing_vectors.json), checked three ways."""
 
 from __future__ import annotations
 
-import json
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from order_service.security.credentials import CredentialStore
-from order_service.security.signing import RequestSigner, canonical_query, signature, string_to_sign
+from order_service.security.signing import (
+    RequestSigner,
+    canonical_query,
+    published_vectors,
+    signature,
+    string_to_sign,
+)
 from order_service.security.verifying import RequestVerifier, SignedRequest
 from suites.fixtures import environment
 
 pytestmark = pytest.mark.anyio
-VECTORS: list[dict[str, Any]] = json.loads((Path(__file__).with_name("vectors.json")).read_text())["vectors"]
+VECTORS: list[dict[str, Any]] = published_vectors()
 ids = [v["name"] for v in VECTORS]
 
 
