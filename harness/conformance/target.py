@@ -111,9 +111,10 @@ class Answer:
 class LogStream:
     """Lines the service writes (a file it appends to, or a stream), collected in a thread."""
 
-    def __init__(self, source: Any) -> None:
+    def __init__(self, source: Any, stop: threading.Event | None = None) -> None:
         self._lines: list[str] = []
         self._lock = threading.Lock()
+        self._stop = stop or threading.Event()
         threading.Thread(target=self._read, args=(source,), daemon=True).start()
 
     def _read(self, source: Any) -> None:
@@ -127,15 +128,22 @@ class LogStream:
         handle = path.open(encoding="utf-8", errors="replace")
         handle.seek(0, 2)
 
-        def tail() -> Iterator[str]:
-            while True:
-                line = handle.readline()
-                if line:
-                    yield line
-                else:
-                    time.sleep(0.02)
+        stop = threading.Event()
 
-        return cls(tail())
+        def tail() -> Iterator[str]:
+            with handle:
+                while not stop.is_set():
+                    line = handle.readline()
+                    if line:
+                        yield line
+                    else:
+                        stop.wait(0.02)
+
+        return cls(tail(), stop)
+
+    def close(self) -> None:
+        """Stop following the file (a stream such as stdin is read until it ends)."""
+        self._stop.set()
 
     def lines(self) -> list[str]:
         """Every line collected so far."""
@@ -338,8 +346,10 @@ class Target:
         return list(text_string_to_metric_families(self.http.get("/metrics").text))
 
     def close(self) -> None:
-        """Close the kit's HTTP client."""
+        """Close the kit's HTTP client and stop following the log."""
         self.http.close()
+        if self.logs is not None:
+            self.logs.close()
 
 
 def expect(answer: Answer, status: int | tuple[int, ...], why: str) -> None:
