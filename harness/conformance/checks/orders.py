@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from datetime import time as day_time
 
@@ -103,34 +104,33 @@ def _large_value(target: Target) -> None:
     _boundary(target, "large_order_size", {"price": "1000000"}, {"price": "1000000.05"})
 
 
-@check("anomalies.high-frequency", "HIGH_FREQUENCY_ORDERS above 30 orders a minute: the 30th is not, the 31st is")
-def _high_frequency(target: Target) -> None:
+def _past_the_limit(
+    target: Target, rule: str, limit: int, each: str, changes: Callable[[int], dict[str, object]]
+) -> None:
+    """Orders 1..limit+1 of one account (the nth with `changes(n)`): `rule` only at the last, and counted."""
     account = target.fresh_account()
-    before = target.metric("order_service_order_anomalies_total", type="high_frequency_orders")
-    for n in range(1, 32):
+    before = target.metric("order_service_order_anomalies_total", type=rule)
+    for n in range(1, limit + 2):
         if n % PER_ACCOUNT == 0:
             target.next_second()  # under the per-account rate limit
-        types = _types_of(target, account)
-        if n <= 30 and "high_frequency_orders" in types:
-            raise Failed(f"high_frequency_orders raised at order {n} of the minute")
-    if "high_frequency_orders" not in types:
-        raise Failed(f"high_frequency_orders not raised at order 31 of the minute: {sorted(types)}")
-    _counted(target, "high_frequency_orders", before)
+        types = _types_of(target, account, **changes(n))
+        if n <= limit and rule in types:
+            raise Failed(f"{rule} raised at {each.format(n)}")
+    if rule not in types:
+        raise Failed(f"{rule} not raised at {each.format(limit + 1)}: {sorted(types)}")
+    _counted(target, rule, before)
+
+
+@check("anomalies.high-frequency", "HIGH_FREQUENCY_ORDERS above 30 orders a minute: the 30th is not, the 31st is")
+def _high_frequency(target: Target) -> None:
+    _past_the_limit(target, "high_frequency_orders", 30, "order {} of the minute", lambda n: {})
 
 
 @check("anomalies.unusual-symbols", "UNUSUAL_SYMBOLS above 15 symbols a day: the 15th symbol is not, the 16th is")
 def _unusual_symbols(target: Target) -> None:
-    account = target.fresh_account()
-    before = target.metric("order_service_order_anomalies_total", type="unusual_symbols")
-    for n in range(1, 17):
-        if n % PER_ACCOUNT == 0:
-            target.next_second()
-        types = _types_of(target, account, tradingsymbol=f"KITSYM{n:02d}")
-        if n <= 15 and "unusual_symbols" in types:
-            raise Failed(f"unusual_symbols raised at symbol {n} of the day")
-    if "unusual_symbols" not in types:
-        raise Failed(f"unusual_symbols not raised at symbol 16 of the day: {sorted(types)}")
-    _counted(target, "unusual_symbols", before)
+    _past_the_limit(
+        target, "unusual_symbols", 15, "symbol {} of the day", lambda n: {"tradingsymbol": f"KITSYM{n:02d}"}
+    )
 
 
 @check("anomalies.ist-day", "UNUSUAL_SYMBOLS counts symbols per IST day: the count starts again at IST midnight")
