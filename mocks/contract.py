@@ -218,7 +218,11 @@ def load_contract(path: str | Path, seed: int = 0, *, answers: bool = True) -> C
         ContractError: naming the file, where in it, and what is wrong.
     """
     path = Path(path)
-    document = read_document(path)
+    return contract_from_document(read_document(path), path, seed, answers=answers)
+
+
+def contract_from_document(document: dict[str, Any], path: Path, seed: int = 0, *, answers: bool = True) -> Contract:
+    """Check and compile a document already read (`read_document`); `path` names it in errors."""
     try:
         check_references(document)
         compiler = _Compiler(to_2020_12(document), seed, answers)

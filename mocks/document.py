@@ -45,6 +45,11 @@ def read_document(path: Path) -> dict[str, Any]:
         raw = path.read_bytes()
     except OSError as exc:
         raise ContractError(f"{path}: cannot read the contract: {exc}") from exc
+    return parse_document(raw, str(path))
+
+
+def parse_document(raw: bytes, path: str) -> dict[str, Any]:
+    """The document in `raw` (JSON or YAML), checked as `read_document` does; `path` names it in errors."""
     document = _parse(path, raw)
     if not isinstance(document, dict):
         raise ContractError(f"{path}: a contract must be a YAML mapping, got {type(document).__name__}")
@@ -59,7 +64,7 @@ def read_document(path: Path) -> dict[str, Any]:
     return document
 
 
-def _parse(path: Path, raw: bytes) -> Any:
+def _parse(path: str, raw: bytes) -> Any:
     if raw.lstrip()[:1] in (b"{", b"["):
         try:
             return orjson.loads(raw)

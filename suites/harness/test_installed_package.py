@@ -140,12 +140,16 @@ def test_harness_help_names_every_command(installed: Installed) -> None:
         "sign",
         "scan",
         "conformance",
+        "compat",
         "chaos",
     ):
         assert f"\n  {command} " in result.stdout
     conformance = installed.run(installed.bin("harness"), "conformance", "--help")
     assert conformance.returncode == 0, conformance.stderr
     assert "examples:" in conformance.stdout  # the kit and its checks came with the wheel
+    compat = installed.run(installed.bin("harness"), "compat", "--help")
+    assert compat.returncode == 0, compat.stderr
+    assert "--gate" in compat.stdout  # the comparison came with the wheel
     verify = installed.run(installed.bin("harness"), "verify-pacts", "--help")
     assert verify.returncode == 0
     assert "example: harness verify-pacts" in verify.stdout
