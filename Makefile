@@ -12,7 +12,7 @@ TEST_STAMP := $(VENV)/.test-$(shell cat requirements/test.txt pyproject.toml | c
 SMV_VERSION := 14.5.0
 SMV := .tools/node_modules/.bin/swagger-mock-validator
 
-.PHONY: tools mutate mocks test lint fuzz bench chaos chaos-ci pacts verify-provider container-tier container-tier-stop venv lock clean
+.PHONY: tools mutate mocks test compat lint fuzz bench chaos chaos-ci pacts verify-provider container-tier container-tier-stop venv lock clean
 
 venv: $(TEST_STAMP)
 
@@ -59,6 +59,14 @@ tools:
 JUNIT ?= .run/junit.xml
 test: venv tools
 	$(if $(HARNESS_REDIS_SOURCE),HARNESS_REDIS_SOURCE=$(HARNESS_REDIS_SOURCE)) $(BIN)/python -m pytest --junitxml=$(JUNIT) $(PYTEST_ARGS)
+
+## The contract gate: each contract against the merge base with main (on main: the previous commit);
+## a breaking change fails unless the contract declares it (README: "The contract gate").
+COMPAT_REF ?=
+compat: venv
+	@mkdir -p .run
+	$(BIN)/harness compat --git $(COMPAT_REF) --gate --pacts pacts --clients order_service/clients --show warning \
+		--json .run/compat.json --markdown .run/compat.md
 
 ## ruff (lint and format) and mypy (strict for the packages).
 lint: venv
@@ -109,6 +117,7 @@ bench: venv
 	$(BIN)/python -m suites.bench.bench_redis_usage
 	$(BIN)/python -m suites.bench.bench_anomaly
 	$(BIN)/python -m suites.bench.bench_order_service
+	$(BIN)/python -m suites.bench.bench_compat
 
 ## Crash rounds over real processes (harness chaos): `make chaos` runs one round of DURATION
 ## seconds with a new seed (printed); `make chaos SEED=7 DURATION=60` replays that round's faults.

@@ -25,6 +25,7 @@ import jsonschema_rs
 import orjson
 import yaml
 
+from mocks import yaml_events
 from mocks.errors import ContractError
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
@@ -71,7 +72,7 @@ def _parse(path: str, raw: bytes) -> Any:
         except orjson.JSONDecodeError:
             pass  # YAML's flow style starts so too
     try:
-        loaded = yaml.load(raw.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        loaded = yaml_events.load(raw.decode("utf-8"))
         return copied(loaded)  # JSON's data model from here on: string keys, dates as text
     except UnicodeDecodeError as exc:
         raise ContractError(f"{path}: cannot read the contract: {exc}") from exc

@@ -49,12 +49,12 @@ def default_base(repo: Path, within: Path, main_line: str | None = None) -> tupl
             return base, f"the merge base with {line}"
         if base == head:
             break
-    if git(repo, "diff", "--quiet", "HEAD", "--", str(within.resolve())) is None:
+    if (git(repo, "status", "--porcelain", "--", str(within.resolve())) or "").strip():  # new files count too
         return head, "HEAD (the working tree has changes)"
     previous = (git(repo, "rev-parse", "--verify", "--quiet", "HEAD~1") or "").strip()
     if not previous:
         raise UsageError("the repository has one commit and no changes: nothing to compare with")
-    return previous, "the previous commit (HEAD is on the main line)"
+    return previous, "the previous commit: HEAD is on the main line"
 
 
 def document_at(repo: Path, ref: str, path: Path) -> dict[str, Any] | None:

@@ -33,7 +33,9 @@ def test_readme_set_up_is_the_two_make_targets_and_ci_runs_the_second() -> None:
     assert re.search(r"^test: venv tools$", makefile, re.MULTILINE)  # the test lock and tools
     assert re.search(r"^\$\(RUN_STAMP\): requirements/run.txt pyproject.toml", makefile, re.MULTILINE)
     assert re.search(r"^venv: \$\(TEST_STAMP\)$", makefile, re.MULTILINE)
-    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in ci
+    assert re.search(r"^make compat$", ci, re.MULTILINE)  # the contract gate runs in CI
 
 
 def test_readme_fallback_table_is_the_code_table() -> None:
