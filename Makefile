@@ -12,7 +12,7 @@ TEST_STAMP := $(VENV)/.test-$(shell cat requirements/test.txt pyproject.toml | c
 SMV_VERSION := 14.5.0
 SMV := .tools/node_modules/.bin/swagger-mock-validator
 
-.PHONY: tools mutate mocks test compat lint fuzz bench chaos chaos-ci pacts verify-provider container-tier container-tier-stop venv lock clean
+.PHONY: tools mutate mocks test compat coverage lint fuzz bench chaos chaos-ci pacts verify-provider container-tier container-tier-stop venv lock clean
 
 venv: $(TEST_STAMP)
 
@@ -56,9 +56,18 @@ tools:
 		echo "could not install @pactflow/swagger-mock-validator with npm: its tests will skip (or fail in CI)" >&2
 
 ## Run every suite; the result also goes to $(JUNIT) as JUnit XML (CI keeps it).
+## Every answer of every mock is recorded to $(COVERAGE_RECORDS) for `make coverage`.
 JUNIT ?= .run/junit.xml
+COVERAGE_RECORDS ?= .run/coverage.jsonl
 test: venv tools
-	$(if $(HARNESS_REDIS_SOURCE),HARNESS_REDIS_SOURCE=$(HARNESS_REDIS_SOURCE)) $(BIN)/python -m pytest --junitxml=$(JUNIT) $(PYTEST_ARGS)
+	$(if $(HARNESS_REDIS_SOURCE),HARNESS_REDIS_SOURCE=$(HARNESS_REDIS_SOURCE)) $(BIN)/python -m pytest --junitxml=$(JUNIT) \
+		--harness-coverage=$(COVERAGE_RECORDS) $(PYTEST_ARGS)
+
+## Contract coverage of the last `make test`: .run/coverage.html (a table per contract) and .run/coverage.json;
+## fails when a documented error response of a seed endpoint was exercised by nothing.
+coverage: venv
+	@test -s $(COVERAGE_RECORDS) || { echo "make coverage: no $(COVERAGE_RECORDS): run make test first" >&2; exit 2; }
+	$(BIN)/harness coverage --records $(COVERAGE_RECORDS) --html .run/coverage.html --json .run/coverage.json --gate
 
 ## The contract gate: each contract against the merge base with main (on main: the previous commit);
 ## a breaking change fails unless the contract declares it (README: "The contract gate").

@@ -12,6 +12,7 @@ r"""`harness`: the one command of the contract harness.
     harness scan path/to/service
     harness conformance --url http://127.0.0.1:8000 --dev   the seed's rules checked from outside
     harness compat old.yaml new.yaml --pacts pacts/   breaking changes, and the interactions they break
+    harness coverage --records .run/coverage.jsonl --html .run/coverage.html --gate
     harness chaos --seed 7 --seconds 60     a crash round (faults over real processes, then a checker)
 
 Exit status: 0 success; 1 a check failed (a mismatch, a violation, a non-2xx answer);
@@ -57,6 +58,12 @@ def _conformance(argv: Sequence[str]) -> int:
 
 def _compat(argv: Sequence[str]) -> int:
     from harness.compat.cli import main
+
+    return main(argv)
+
+
+def _coverage(argv: Sequence[str]) -> int:
+    from harness.coverage.cli import main
 
     return main(argv)
 
@@ -133,6 +140,7 @@ COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "scan": (_scan, "the compliance scan: another service's tables read by SQL"),
     "conformance": (_conformance, "check a running order service against the seed's rules, from outside"),
     "compat": (_compat, "what a contract revision breaks for its clients (and which pacts); the CI gate"),
+    "coverage": (_coverage, "which contract operations and statuses the pacts, suites, schemathesis and kit exercised"),
     "chaos": (_chaos, "crash rounds: clients, a seeded fault schedule and a checker over real processes"),
 }
 

@@ -25,6 +25,9 @@ Conformance (the seed's rules checked from outside, `harness.conformance`):
            [--harness-conformance-logs=FILE] [--harness-conformance-mocks=READY_FILE]
            [--harness-conformance-only=GROUP]
 
+Coverage (`harness coverage` reads it):
+    pytest --harness-coverage=FILE   every operation each mock answers, with the test that asked
+
 ini options (pytest.ini, pyproject's [tool.pytest.ini_options]):
     harness_contracts_dir   a folder of contracts named like the packaged ones (default: packaged)
     harness_ready_timeout   seconds the live mocks may take to start (default 60)
@@ -71,6 +74,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for name, text in CONFORMANCE_OPTIONS:
         group.addoption(name, default=None, help=text)
     group.addoption("--harness-conformance-only", action="append", default=[], help="a group or check id")
+    group.addoption(
+        "--harness-coverage",
+        metavar="FILE",
+        default=None,
+        help="write every operation the mocks answer (and the conformance kit's requests) to FILE: harness coverage",
+    )
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -82,10 +91,15 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the `harness_fault` marker."""
+    """Register the `harness_fault` marker; start recording for `--harness-coverage`."""
     config.addinivalue_line(
         "markers", "harness_fault(service, kind, **spec): a mock fault in place when the test starts (harness)"
     )
+    coverage = config.getoption("--harness-coverage", None)
+    if coverage:
+        from harness.coverage.record import start
+
+        start(config, Path(coverage))
 
 
 def _contracts_dir(config: pytest.Config) -> Path:

@@ -14,6 +14,9 @@ started again still answers a retried write instead of applying it twice.
 `python -m mocks start NAME` starts it again: they leave a marker in `up`'s control folder
 (`--control-dir`, default `.run/mocks`), which `up` watches. NAME is a mock, `redis` or
 `order-service-app` (the reference order service).
+
+With `HARNESS_COVERAGE=FILE` in the environment, each mock appends every operation it answers
+to FILE (what `harness coverage` reads; the harness plugin sets it for the mocks tests start).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ ANY_CONTRACT_PORT = 4010  # `serve FILE` (Prism's default, so a switch from it k
 READY_TIMEOUT_S = 60.0  # a loaded 2-core machine took more than 20 s
 RESTART_BACKOFF_MAX_S = 10.0
 CONTROL_DIR = Path(".run/mocks")
+COVERAGE_ENV = "HARNESS_COVERAGE"  # a file: each answer of each mock appended to it (`harness coverage`)
 REFERENCE = "order-service-app"  # what `stop`/`start` call the reference order service (as compose does)
 
 
@@ -172,6 +176,15 @@ def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
     return pairs
 
 
+def _record_coverage(path: str | None) -> None:
+    """Write every answer to `path` (the harness plugin's --harness-coverage sets it, so live mocks count too)."""
+    if path:
+        from mocks.engine import OBSERVERS
+        from mocks.observed import LineLog, mock_observer
+
+        OBSERVERS.append(mock_observer(LineLog(Path(path)), "suites"))
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -180,6 +193,7 @@ def _serve(args: argparse.Namespace) -> int:
     from mocks.registry import build_mock
 
     settings = MockSettings(ledger=args.ledger)
+    _record_coverage(os.environ.get(COVERAGE_ENV))
     if args.name in SERVICES:
         registry = _pairs(args.registry, "--registry")
         app = build_mock(args.name, registry=registry, settings=settings, contracts_dir=args.contracts_dir)

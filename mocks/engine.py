@@ -42,6 +42,12 @@ _UNSET: Any = object()
 _NO_BODY = frozenset({204, 304})
 
 
+# Told of every answered operation (contract file name, operationId, status): how `harness coverage`
+# learns what the suites exercised, however each test built its mock. Entry points register them.
+Observer = Callable[[str, str, int], None]
+OBSERVERS: list[Observer] = []
+
+
 class ConnectionDropped(Exception):
     """Raised in-process where no socket can be cut; `mocks.transport` turns it into a network error."""
 
@@ -192,6 +198,10 @@ class Engine:
                 entry.status = 500
             failure = {"error": "internal_error", "message": "the mock failed; see its log"}
             await _send_json(send, 500, orjson.dumps(failure), ())
+        finally:
+            if OBSERVERS and entry is not None and entry.operation_id and entry.status is not None:
+                for observe in OBSERVERS:
+                    observe(self.contract.path.name, entry.operation_id, entry.status)
 
     def _route_path(self, path: str) -> str:
         """The path below the contract's base path (its first server's), when the request has it."""

@@ -22,7 +22,19 @@ def test_no_command_is_a_usage_error_with_the_list_of_commands() -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["mocks", "verify-pacts", "verify-contract", "check-openapi", "proxy", "sign", "scan", "compat", "chaos"]
+    "command",
+    [
+        "mocks",
+        "verify-pacts",
+        "verify-contract",
+        "check-openapi",
+        "proxy",
+        "sign",
+        "scan",
+        "compat",
+        "coverage",
+        "chaos",
+    ],
 )
 def test_each_command_has_its_help(command: str) -> None:
     result = harness(command, "--help")
@@ -35,7 +47,7 @@ def test_an_unknown_command_is_named() -> None:
     assert (result.returncode, result.stderr.strip()) == (
         2,
         "harness: unknown command 'deploy'; one of: "
-        "mocks, verify-pacts, verify-contract, check-openapi, proxy, sign, scan, conformance, compat, chaos",
+        "mocks, verify-pacts, verify-contract, check-openapi, proxy, sign, scan, conformance, compat, coverage, chaos",
     )
 
 

@@ -141,6 +141,7 @@ def test_harness_help_names_every_command(installed: Installed) -> None:
         "scan",
         "conformance",
         "compat",
+        "coverage",
         "chaos",
     ):
         assert f"\n  {command} " in result.stdout
