@@ -42,9 +42,10 @@ _UNSET: Any = object()
 _NO_BODY = frozenset({204, 304})
 
 
-# Told of every answered operation (contract file name, operationId, status): how `harness coverage`
-# learns what the suites exercised, however each test built its mock. Entry points register them.
-Observer = Callable[[str, str, int], None]
+# Told of every answered operation (the contract's file name, the journal entry with its status):
+# how `harness coverage` and `harness compat --records` learn what the suites exercised, however
+# each test built its mock. Entry points register them.
+Observer = Callable[[str, JournalEntry], None]
 OBSERVERS: list[Observer] = []
 
 
@@ -201,7 +202,7 @@ class Engine:
         finally:
             if OBSERVERS and entry is not None and entry.operation_id and entry.status is not None:
                 for observe in OBSERVERS:
-                    observe(self.contract.path.name, entry.operation_id, entry.status)
+                    observe(self.contract.path.name, entry)
 
     def _route_path(self, path: str) -> str:
         """The path below the contract's base path (its first server's), when the request has it."""

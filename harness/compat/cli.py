@@ -11,8 +11,17 @@ from typing import Any
 
 from harness.compat.findings import BREAKING, LEVELS, Comparison, Finding
 from harness.compat.gate import Declaration, contracts_at, declaration, default_base, document_at, repository_of
-from harness.compat.impact import Hit, client_methods, consumer_impact, impact_markdown, impact_text, pacts_of
+from harness.compat.impact import (
+    Hit,
+    client_methods,
+    consumer_impact,
+    impact_markdown,
+    impact_text,
+    pacts_of,
+    recorded_pact,
+)
 from harness.compat.operations import DOCUMENT, compare_documents
+from harness.coverage.report import read_records
 from harness.errors import UsageError
 from mocks.contract import contract_from_document
 from mocks.document import read_document
@@ -23,6 +32,7 @@ EPILOG = """examples:
   harness compat old.yaml new.yaml --pacts pacts/ --provider strategy-service --clients order_service/clients
   harness compat --git origin/main contracts/order-service.yaml --format markdown > comment.md
   harness compat --git --gate --pacts pacts/ --clients order_service/clients     (what `make compat` runs)
+  harness compat old.yaml new.yaml --records .run/coverage.jsonl   the requests the suites sent, replayed
 
 --git [REF]: each contract (default: every file of ./contracts) against its version at REF;
 without REF, the merge base with the main line (on the main line: HEAD while the contracts
@@ -48,6 +58,14 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--pacts", type=Path, metavar="DIR", help="report the pact interactions each revision breaks")
     parse.add_argument("--provider", help="the provider's name in the pacts (default: the contract's file name)")
     parse.add_argument("--clients", type=Path, metavar="DIR", help="the consumer's source: name its client methods")
+    parse.add_argument(
+        "--records",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="requests the suites' mocks recorded (pytest --harness-coverage): replayed like pact interactions",
+    )
     parse.add_argument("--format", choices=("text", "json", "markdown"), default="text", help="what stdout gets")
     parse.add_argument("--json", type=Path, metavar="FILE", help="also write the JSON report")
     parse.add_argument("--markdown", type=Path, metavar="FILE", help="also write the Markdown report")
@@ -131,9 +149,11 @@ def _result(args: argparse.Namespace, base: dict[str, Any], revision: dict[str, 
     result = Result(compare_documents(base, revision, path.name))
     if args.gate and result.comparison.breaking:
         result.declared = declaration(base, revision, path)
-    if args.pacts is not None and result.comparison.breaking:
+    if (args.pacts is not None or args.records) and result.comparison.breaking:
         provider = args.provider or path.stem
-        pacts = pacts_of(args.pacts, provider)
+        pacts = pacts_of(args.pacts, provider) if args.pacts is not None else []
+        if args.records:
+            pacts.append(recorded_pact(read_records(args.records), path.name, provider))
         base_contract = contract_from_document(base, path, answers=False)
         revision_contract = contract_from_document(revision, path, answers=False)
         ids = [op.operation_id for op in base_contract.operations.values()]

@@ -65,6 +65,29 @@ def pacts_of(folder: Path, provider: str) -> list[dict[str, Any]]:
     return found
 
 
+SHOWN = 12  # interactions listed per consumer in the text report
+RECORDED = "the suites (requests their mocks recorded)"
+
+
+def recorded_pact(records: Iterable[Mapping[str, Any]], contract: str, provider: str) -> dict[str, Any]:
+    """The requests recorded during the suites for `contract` (`pytest --harness-coverage`), as one pact.
+
+    Each distinct request of each test is an interaction named by the test; its response is the
+    status the mock gave (bodies are not recorded).
+    """
+    seen: dict[str, dict[str, Any]] = {}
+    for record in records:
+        request = record.get("request")
+        if record.get("contract") != contract or not isinstance(request, Mapping):
+            continue
+        key = json.dumps([record.get("test"), request, record.get("status")], sort_keys=True, default=str)
+        who = record.get("test") or "a live mock"
+        description = f"{who}: {request.get('method')} {request.get('path')}"
+        interaction = {"request": dict(request), "response": {"status": record.get("status")}}
+        seen.setdefault(key, {"description": description, **interaction})
+    return {"consumer": {"name": RECORDED}, "provider": {"name": provider}, "interactions": list(seen.values())}
+
+
 def consumer_impact(
     comparison: Comparison,
     base: Contract,
@@ -131,7 +154,10 @@ def touches(finding: Finding, interaction: Mapping[str, Any]) -> bool:
         return True
     if finding.side == "request":
         if finding.parameter is not None:
-            return finding.rule.startswith("new-required") or _sends_parameter(request, finding.parameter)
+            if finding.rule.startswith("new-required"):
+                return True
+            sent = _sends_parameter(request, finding.parameter)
+            return sent and (_structural(finding) or _matched(request, finding.parameter[0], finding.parameter[1]))
         if finding.rule.startswith("security"):
             return True
         body = _body(request)
@@ -141,7 +167,8 @@ def touches(finding: Finding, interaction: Mapping[str, Any]) -> bool:
             return False
         if finding.rule.endswith(("new-required-property", "property-became-required")):
             return _has(body, finding.field[:-1]) and not _has(body, finding.field)
-        return _has(body, finding.field)
+        sent = _has(body, finding.field)
+        return sent and (_structural(finding) or _matched(request, "body", _json_path(finding.field)))
     if not _status_matches(finding.status, int(response.get("status", 200))):
         return False
     if finding.parameter is not None:  # a response header
@@ -151,6 +178,37 @@ def touches(finding: Finding, interaction: Mapping[str, Any]) -> bool:
     if not finding.field:
         return True
     return body is not None and _has(body, finding.field)
+
+
+_STRUCTURAL = ("-removed", "-became-read-only", "-additional-properties-forbidden", "-serialization-changed")
+
+
+def _structural(finding: Finding) -> bool:
+    """A change to what may be sent at all, not to the values allowed: sending the thing is enough to be hit."""
+    return finding.rule.endswith(_STRUCTURAL) or not finding.field and finding.parameter is None
+
+
+def _matched(request: Mapping[str, Any], part: str, name: str) -> bool:
+    """Whether the interaction's value there is one of many (a matcher), not the exact value it sends.
+
+    An exact value is judged by the replay against the revision; a matched one may be any value
+    its matcher allows, so a narrower schema there may refuse what the consumer sends.
+    """
+    rules = request.get("matchingRules") or {}
+    if part == "body":
+        names = {name, name.replace("[]", "[*]")}
+        scoped = rules.get("body") or {}
+        legacy = {k.replace("$.body", "$", 1) for k in rules if k.startswith("$.body")}  # pact v2
+        return bool(names & (set(scoped) | legacy))
+    scoped = rules.get(part) or {}
+    return name in scoped or name.lower() in {k.lower() for k in scoped}
+
+
+def _json_path(field: tuple[str, ...]) -> str:
+    path = "$"
+    for part in field:
+        path += "[*]" if part == "[]" else f".{part}"
+    return path
 
 
 def _sends_parameter(request: Mapping[str, Any], parameter: tuple[str, str]) -> bool:
@@ -263,8 +321,11 @@ def impact_text(hits: list[Hit]) -> str:
         return "consumer impact: no pact interaction is broken by the revision"
     lines = [f"consumer impact: {len(hits)} pact interaction(s) broken by the revision"]
     for consumer in dict.fromkeys(h.consumer for h in hits):
+        theirs = [h for h in hits if h.consumer == consumer]
         lines.append(f"  {consumer}:")
-        for hit in (h for h in hits if h.consumer == consumer):
+        if len(theirs) > SHOWN:
+            lines.append(f"    ({len(theirs)} interactions; the first {SHOWN} shown, all in --json)")
+        for hit in theirs[:SHOWN]:
             lines.append(f'    "{hit.interaction}" ({hit.operation}, {hit.operation_id})')
             if hit.client_methods:
                 lines.append(f"      client: {', '.join(hit.client_methods)}")

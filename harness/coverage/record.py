@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mocks.cli import COVERAGE_ENV
+from mocks.journal import JournalEntry
 from mocks.observed import LineLog
 
 ORDER_SERVICE = "order-service.yaml"  # what the conformance kit's requests are counted against
@@ -41,10 +42,10 @@ class Recorder:
             return "schemathesis", self.item.nodeid
         return default, self.item.nodeid
 
-    def mock_answered(self, contract: str, operation: str, status: int) -> None:
+    def mock_answered(self, contract: str, entry: JournalEntry) -> None:
         """An engine observer: an in-process mock answered."""
         source, test = self._source("suites")
-        self.log.write({"contract": contract, "operation": operation, "status": status, "source": source, "test": test})
+        self.log.answered(contract, entry, source, test)
 
     def kit_answered(self, method: str, path: str, status: int) -> None:
         """A conformance-kit observer: the order service answered the kit."""

@@ -120,3 +120,70 @@ def test_a_file_that_is_not_a_contract_is_a_usage_error(tmp_path: Path) -> None:
     result = run(bad, bad)
     assert result.returncode == 2
     assert "not a valid OpenAPI 3.1 document" in result.stderr
+
+
+def test_requests_the_suites_recorded_are_replayed_against_the_revision(tmp_path: Path) -> None:
+    base = ROOT / "contracts" / "strategy-service.yaml"
+    text = base.read_text()
+    assert "        open_positions: {type: integer, minimum: 0, maximum: 100000}\n" in text
+    revision = tmp_path / "strategy-service.yaml"
+    revision.write_text(text.replace("minimum: 0, maximum: 100000}", "minimum: 0, maximum: 1}", 1))
+    sync = {
+        "method": "POST",
+        "path": "/strategies/42/sync-pnl",
+        "query": "",
+        "headers": {"content-type": "application/json", "idempotency-key": "sync-pnl-0001"},
+        "body": {
+            "as_of": "2026-11-26T15:30:00+05:30",
+            "realized_pnl": "1",
+            "unrealized_pnl": "0",
+            "total_pnl": "1",
+            "open_positions": 5,
+        },
+    }
+    records = tmp_path / "coverage.jsonl"
+    lines = [
+        {
+            "contract": "strategy-service.yaml",
+            "operation": "syncStrategyPnl",
+            "status": 200,
+            "source": "suites",
+            "test": "suites/clients/test_x.py::test_sync",
+            "request": sync,
+        },
+        {
+            "contract": "strategy-service.yaml",
+            "operation": "syncStrategyPnl",
+            "status": 200,
+            "source": "suites",
+            "test": "suites/clients/test_x.py::test_sync",
+            "request": sync,
+        },  # the same request again: one hit
+        {
+            "contract": "strategy-service.yaml",
+            "operation": "syncStrategyPnl",
+            "status": 200,
+            "source": "suites",
+            "test": "suites/clients/test_x.py::test_small",
+            "request": {**sync, "body": {**sync["body"], "open_positions": 0}},
+        },
+        {
+            "contract": "account-service.yaml",
+            "operation": "getTierSummary",
+            "status": 200,
+            "source": "suites",
+            "test": "suites/x.py::test_other",
+            "request": {"method": "GET", "path": "/accounts/tier-summary"},
+        },
+    ]
+    records.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = run(base, revision, "--records", records, "--format", "json")
+    assert result.returncode == 1
+    hits = json.loads(result.stdout)["contracts"][0]["consumer_impact"]
+    assert [(h["consumer"], h["interaction"]) for h in hits] == [
+        (
+            "the suites (requests their mocks recorded)",
+            "suites/clients/test_x.py::test_sync: POST /strategies/42/sync-pnl",
+        ),
+    ]
+    assert any("request body open_positions" in reason for reason in hits[0]["reasons"])  # the replay refuses 5

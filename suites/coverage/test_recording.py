@@ -22,7 +22,8 @@ def anyio_backend():
 
 async def test_plugin_mock(harness_mocks):
     async with harness_mocks.client("strategy-service") as client:
-        assert (await client.get("/strategies/999/validate")).status_code == 404
+        answer = await client.get("/strategies/999/validate", headers={"Authorization": "Bearer secret-token"})
+        assert answer.status_code == 404
 
 @pytest.mark.schemathesis
 async def test_fuzzed():
@@ -68,3 +69,7 @@ def test_in_process_self_built_and_live_mocks_are_all_recorded(tmp_path: Path) -
         ("account-service.yaml", "getTierSummary", 200, "schemathesis", f"{node}test_fuzzed"),
         ("config-service.yaml", "getServiceEndpoint", 404, "suites", None),  # the live mock writes it itself
     }, lines
+    plugin_mock = next(r for r in lines if r["operation"] == "validateStrategy")
+    assert plugin_mock["request"]["path"] == "/strategies/999/validate"
+    assert plugin_mock["request"]["headers"]["authorization"] == "(left out)"  # a credential's value never recorded
+    assert "secret-token" not in records.read_text()
