@@ -185,7 +185,7 @@ _STRUCTURAL = ("-removed", "-became-read-only", "-additional-properties-forbidde
 
 def _structural(finding: Finding) -> bool:
     """A change to what may be sent at all, not to the values allowed: sending the thing is enough to be hit."""
-    return finding.rule.endswith(_STRUCTURAL) or not finding.field and finding.parameter is None
+    return finding.rule.endswith(_STRUCTURAL) or (not finding.field and finding.parameter is None)
 
 
 def _matched(request: Mapping[str, Any], part: str, name: str) -> bool:

@@ -128,7 +128,7 @@ def test_requests_the_suites_recorded_are_replayed_against_the_revision(tmp_path
     assert "        open_positions: {type: integer, minimum: 0, maximum: 100000}\n" in text
     revision = tmp_path / "strategy-service.yaml"
     revision.write_text(text.replace("minimum: 0, maximum: 100000}", "minimum: 0, maximum: 1}", 1))
-    sync = {
+    sync: dict[str, Any] = {
         "method": "POST",
         "path": "/strategies/42/sync-pnl",
         "query": "",
