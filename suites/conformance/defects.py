@@ -239,6 +239,23 @@ _LIST = [
         "",
         "fail-closed.orders",
     ),
+    Defect(
+        "ready-without-redis",
+        "/health/ready answering 200 while Redis is away",
+        "order_service.api.health",
+        "return JSONResponse(body, status_code=200 if ready_now else 503)",
+        "return JSONResponse(body, status_code=200)",
+        "fail-closed.health",
+    ),
+    Defect(
+        "body-limit-unenforced",
+        "the request-size limit never applied (a declared or a streamed body)",
+        "order_service.api.limits",
+        "        if declared and int(declared[0]) > self.max_body:\n",
+        "        if False:\n",
+        "fail-closed.oversized-body",
+        also=(("                if received > self.max_body:\n", "                if False:\n"),),
+    ),
 ]
 DEFECTS = {defect.name: defect for defect in _LIST}
 

@@ -171,14 +171,31 @@ def _fail_closed_orders(target: Target) -> None:
         raise Failed("the refused order is in the book", listed.shown())
 
 
-@check("fail-closed.health", "with Redis unavailable GET /health/redis answers 503 and status unhealthy")
+# each health endpoint that depends on Redis, and the status its body must say while Redis is away
+_REDIS_HEALTH = (("/health/redis", "unhealthy"), ("/health/ready", "not_ready"), ("/health/rate-limiter", "unhealthy"))
+
+
+@check(
+    "fail-closed.health",
+    "with Redis unavailable GET /health/redis, /health/ready and /health/rate-limiter answer 503 and say so",
+)
 def _fail_closed_health(target: Target) -> None:
     control = _paused(target)
-    control.execute_command("CLIENT", "PAUSE", 3000, "ALL")
+    control.execute_command("CLIENT", "PAUSE", 6000, "ALL")  # each answer may take its health timeout
     try:
-        answer = target.send("GET", "/health/redis", paced=False)
+        answers = [(target.send("GET", path, paced=False), said) for path, said in _REDIS_HEALTH]
     finally:
         control.execute_command("CLIENT", "UNPAUSE")
-    expect(answer, 503, "/health/redis while Redis does not answer")
-    if answer.json().get("status") != "unhealthy":
-        raise Failed("status is not 'unhealthy'", answer.shown())
+    for answer, said in answers:
+        expect(answer, 503, f"{answer.path} while Redis does not answer")
+        if answer.json().get("status") != said:
+            raise Failed(f"{answer.path}: status is not {said!r}", answer.shown())
+
+
+@check("fail-closed.oversized-body", "a POST /orders body over 1 MiB is refused 413 with the JSON error, unread")
+def _oversized_body(target: Target) -> None:
+    body = b'{"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}'  # twice the contract's 1,048,576 bytes
+    answer = target.send("POST", "/orders", body=body, paced=False)  # no credentials: the size is refused first
+    expect(answer, 413, "a 2 MiB order body")
+    if answer.json().get("error") != "payload_too_large":
+        raise Failed("the 413 body is not the contract's error (error: payload_too_large)", answer.shown())
