@@ -104,4 +104,5 @@ async def test_a_documented_error_answer_gets_its_documented_handling(
         with pytest.raises(ServiceUnavailableError):
             await call
     answered = [e["status"] for e in mock.journal(operation_id=operation)]
-    assert answered and set(answered) == {status}  # the mock gave the documented answer, every time
+    assert answered, "the client never reached the mock"
+    assert set(answered) == {status}  # the mock gave the documented answer, every time
