@@ -62,7 +62,8 @@ def test_in_process_self_built_and_live_mocks_are_all_recorded(tmp_path: Path) -
     result = child_pytest(str(tests), "-q", "-o", "addopts=", f"--harness-coverage={records}", env=env, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:]
     lines = [json.loads(line) for line in records.read_text().splitlines()]
-    seen = {(r["contract"], r["operation"], r["status"], r["source"], r["test"]) for r in lines}
+    # the node id is relative to the child run's rootdir, which depends on where tmp_path is
+    seen = {(r["contract"], r["operation"], r["status"], r["source"], _file_and_test(r["test"])) for r in lines}
     node = f"{tests.name}::"
     assert seen == {
         ("strategy-service.yaml", "validateStrategy", 404, "suites", f"{node}test_plugin_mock"),
@@ -73,3 +74,7 @@ def test_in_process_self_built_and_live_mocks_are_all_recorded(tmp_path: Path) -
     assert plugin_mock["request"]["path"] == "/strategies/999/validate"
     assert plugin_mock["request"]["headers"]["authorization"] == "(left out)"  # a credential's value never recorded
     assert "secret-token" not in records.read_text()
+
+
+def _file_and_test(node: str | None) -> str | None:
+    return None if node is None else node.rsplit("/", 1)[-1]
