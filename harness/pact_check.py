@@ -85,10 +85,8 @@ def _check_interaction(interaction: Mapping[str, Any], contract: Contract, route
     name = str(interaction.get("description", "(no description)"))
     request, response = interaction["request"], interaction["response"]
     path = str(request["path"])
-    base = contract.base_path
-    route = path[len(base) :] or "/" if base and path.startswith(base + "/") else path
     try:
-        op, path_params = router.match(str(request["method"]).upper(), route)
+        op, path_params = router.match(str(request["method"]).upper(), contract.route_of(path))
     except RequestRejected as exc:
         return [Finding(name, "request", f"{request['method']} {path} is no operation of the spec ({exc.message})")]
     found = _request_findings(name, contract, op, path_params, request)

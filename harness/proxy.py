@@ -131,10 +131,8 @@ class ValidatingProxy:
     def _check_request(
         self, method: str, path: str, query: str, raw_headers: list[tuple[bytes, bytes]], body: bytes
     ) -> tuple[Operation | None, list[Problem], RequestRejected | None]:
-        base = self.contract.base_path
-        route = path[len(base) :] or "/" if base and path.startswith(base) else path
         try:
-            op, params = self.router.match(method, route)
+            op, params = self.router.match(method, self.contract.route_of(path))
         except RequestRejected as exc:
             return None, [Problem("request", "", exc.message)], exc
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw_headers}

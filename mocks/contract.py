@@ -207,6 +207,13 @@ class Contract:
             url = url.replace("{" + name + "}", str(variable.get("default", "")))
         return urlsplit(url).path.rstrip("/")
 
+    def route_of(self, path: str) -> str:
+        """The path below the base path (what the route table matches), when the request has it."""
+        base = self.base_path
+        if base and (path == base or path.startswith(base + "/")):
+            return path[len(base) :] or "/"
+        return path
+
 
 def load_contract(path: str | Path, seed: int = 0, *, answers: bool = True) -> Contract:
     """Read, check and compile a contract file; `seed` fixes the generated answers.

@@ -129,7 +129,7 @@ class Engine:
             path_params: dict[str, str] = {}
             route_error: RequestRejected | None = None
             try:
-                op, path_params = self.router.match(method, self._route_path(path))
+                op, path_params = self.router.match(method, self.contract.route_of(path))
             except RequestRejected as exc:
                 route_error = exc
             body, too_large = await self._read_body(raw_headers, receive)
@@ -203,13 +203,6 @@ class Engine:
             if OBSERVERS and entry is not None and entry.operation_id and entry.status is not None:
                 for observe in OBSERVERS:
                     observe(self.contract.path.name, entry)
-
-    def _route_path(self, path: str) -> str:
-        """The path below the contract's base path (its first server's), when the request has it."""
-        base = self.contract.base_path
-        if base and (path == base or path.startswith(base + "/")):
-            return path[len(base) :] or "/"
-        return path
 
     async def _refuse_large_head(self, method: str, path: str, query: str, size: int, send: Send) -> None:
         """431: the journal keeps the request's first bytes only, so no header can grow the mock."""

@@ -129,10 +129,8 @@ def _interactions(pact: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def _operation_of(interaction: Mapping[str, Any], contract: Contract, router: Router) -> Any:
     request = interaction["request"]
-    path, base = str(request["path"]), contract.base_path
-    route = path[len(base) :] or "/" if base and path.startswith(base + "/") else path
     try:
-        return router.match(str(request["method"]).upper(), route)[0]
+        return router.match(str(request["method"]).upper(), contract.route_of(str(request["path"])))[0]
     except RequestRejected:
         return None
 

@@ -14,8 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.compat.findings import BREAKING, INFO, WARNING, Comparison, Finding, field_text
-from harness.compat.schemas import REQUEST, RESPONSE, Change, SchemaDiff, level_of
-from mocks.document import HTTP_METHODS, check_references, parts_of, pointer, target, to_2020_12
+from harness.compat.schemas import REQUEST, RESPONSE, Change, SchemaDiff, followed, level_of
+from mocks.document import HTTP_METHODS, check_references, pointer, target, to_2020_12
 
 Where = tuple[Any, ...]
 DOCUMENT = "(document)"
@@ -248,22 +248,41 @@ class _Operation:
             )
         elif body_b.get("required") and not body_r.get("required"):
             yield self.finding("request-body-became-optional", INFO, wr, "the request body became optional", **place)
-        media_b, media_r = _media(body_b), _media(body_r)
+        removed = "the request media type {media} was removed: a client sending it is refused (415)"
+        yield from self.contents(
+            (body_b, wb),
+            (body_r, wr),
+            REQUEST,
+            media_rule="request-body-media-type",
+            removed=removed,
+            added="the request media type {media} was added",
+            context="the request body",
+            **place,
+        )
+
+    def contents(
+        self,
+        base: tuple[Mapping[str, Any], Where],
+        revision: tuple[Mapping[str, Any], Where],
+        direction: str,
+        *,
+        media_rule: str,
+        removed: str,
+        added: str,
+        context: str,
+        **place: Any,
+    ) -> Iterator[Finding]:
+        """A request body's or a response's media types (removed, added) and each common one's schema."""
+        (holder_b, wb), (holder_r, wr) = base, revision
+        media_b, media_r = _media(holder_b), _media(holder_r)
         for media in media_b.keys() - media_r.keys():
-            text = f"the request media type {media} was removed: a client sending it is refused (415)"
+            where = (*wb, "content", media_b[media][0])
             yield self.finding(
-                "request-body-media-type-removed",
-                BREAKING,
-                (*wb, "content", media_b[media][0]),
-                text,
-                media=media,
-                **place,
+                f"{media_rule}-removed", BREAKING, where, removed.format(media=media), media=media, **place
             )
         for media in media_r.keys() - media_b.keys():
-            text = f"the request media type {media} was added"
-            yield self.finding(
-                "request-body-media-type-added", INFO, (*wr, "content", media_r[media][0]), text, media=media, **place
-            )
+            where = (*wr, "content", media_r[media][0])
+            yield self.finding(f"{media_rule}-added", INFO, where, added.format(media=media), media=media, **place)
         for media in sorted(media_b.keys() & media_r.keys()):
             (key_b, spec_b), (key_r, spec_r) = media_b[media], media_r[media]
             changes = self.diff.schemas.compare(
@@ -271,9 +290,10 @@ class _Operation:
                 spec_r.get("schema", {}),
                 (*wb, "content", key_b, "schema"),
                 (*wr, "content", key_r, "schema"),
-                REQUEST,
+                direction,
             )
-            yield from self.schema_findings("request-body", changes, REQUEST, "the request body", media=media, **place)
+            prefix = "request-body" if direction == REQUEST else "response-body"
+            yield from self.schema_findings(prefix, changes, direction, context, media=media, **place)
 
     # responses
 
@@ -314,32 +334,16 @@ class _Operation:
         elif media_r and not media_b:
             yield self.finding("response-body-added", INFO, wr, f"the {status} response now has a body", **place)
         else:
-            for media in media_b.keys() - media_r.keys():
-                text = f"the {status} response's media type {media} was removed: a client asking for it gets another"
-                yield self.finding(
-                    "response-media-type-removed",
-                    BREAKING,
-                    (*wb, "content", media_b[media][0]),
-                    text,
-                    media=media,
-                    **place,
-                )
-            for media in media_r.keys() - media_b.keys():
-                text = f"the {status} response's media type {media} was added"
-                yield self.finding(
-                    "response-media-type-added", INFO, (*wr, "content", media_r[media][0]), text, media=media, **place
-                )
-        for media in sorted(media_b.keys() & media_r.keys()):
-            (key_b, spec_b), (key_r, spec_r) = media_b[media], media_r[media]
-            changes = self.diff.schemas.compare(
-                spec_b.get("schema", {}),
-                spec_r.get("schema", {}),
-                (*wb, "content", key_b, "schema"),
-                (*wr, "content", key_r, "schema"),
+            yield from self.contents(
+                (resp_b, wb),
+                (resp_r, wr),
                 RESPONSE,
-            )
-            yield from self.schema_findings(
-                "response-body", changes, RESPONSE, f"the {status} response body", media=media, **place
+                media_rule="response-media-type",
+                removed=f"the {status} response's media type {{media}} was removed: a client asking for it gets"
+                " another",
+                added=f"the {status} response's media type {{media}} was added",
+                context=f"the {status} response body",
+                **place,
             )
         yield from self.headers(resp_b, resp_r, wb, wr, status)
 
@@ -436,11 +440,7 @@ def _parameters(
 
 
 def _resolved(document: Mapping[str, Any], node: Any, where: Where) -> tuple[dict[str, Any] | None, Where]:
-    seen = set()
-    while isinstance(node, Mapping) and isinstance(node.get("$ref"), str) and node["$ref"] not in seen:
-        seen.add(node["$ref"])
-        where = tuple(parts_of(node["$ref"]))
-        node = target(document, node["$ref"])
+    node, where = followed(document, node, where)
     return (dict(node) if isinstance(node, Mapping) else None), where
 
 

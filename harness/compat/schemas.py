@@ -89,6 +89,16 @@ _ANNOTATIONS = frozenset(
 )
 
 
+def followed(document: Mapping[str, Any], node: Any, where: Where) -> tuple[Any, Where]:
+    """`node` with its local `$ref`s followed (a cycle stops where it closes), and where it ends up."""
+    seen = set()
+    while isinstance(node, Mapping) and isinstance(node.get("$ref"), str) and node["$ref"] not in seen:
+        seen.add(node["$ref"])
+        where = tuple(parts_of(node["$ref"]))
+        node = target(document, node["$ref"])
+    return node, where
+
+
 class SchemaDiff:
     """Compares schemas of a base document with schemas of its revision."""
 
@@ -115,11 +125,7 @@ class SchemaDiff:
         return changes
 
     def _follow(self, side: int, node: Any, where: Where) -> tuple[dict[str, Any], Where]:
-        seen = set()
-        while isinstance(node, Mapping) and isinstance(node.get("$ref"), str) and node["$ref"] not in seen:
-            seen.add(node["$ref"])
-            where = tuple(parts_of(node["$ref"]))
-            node = target(self._docs[side], node["$ref"])
+        node, where = followed(self._docs[side], node, where)
         if node is True or node is None:
             return {}, where
         if node is False:

@@ -158,11 +158,9 @@ class Matrix:
                 _count(row, int(record["status"]), str(record.get("source", "suites")), record.get("test"))
 
     def _route(self, name: str, method: str, path: str) -> Operation | None:
-        contract = self.contracts[name]
-        base = contract.base_path
-        route = path[len(base) :] or "/" if base and path.startswith(base + "/") else path
+        route = self.contracts[name].route_of(path.split("?", 1)[0])
         try:
-            return self._routers[name].match(method.upper(), route.split("?", 1)[0])[0]
+            return self._routers[name].match(method.upper(), route)[0]
         except RequestRejected:
             return None
 
