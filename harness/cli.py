@@ -93,15 +93,43 @@ def _verify_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pact-dir", type=Path, default=PACTS, help="where the pacts are")
     parser.add_argument("--junit-xml", type=Path, metavar="FILE", help="also write the result as JUnit XML")
     parser.add_argument("--verbose", action="store_true", help="also print the pact verifier's own output")
+    parser.add_argument("--consumer", default="order-service", help="whose pact (algo-engine: the order service's API)")
+    signing = parser.add_argument_group(
+        "re-signing", "sign every replayed request afresh (timestamp, nonce, signature) for a provider that checks them"
+    )
+    signing.add_argument("--credentials", type=Path, metavar="FILE", help="the provider's credentials (plain keys)")
+    signing.add_argument("--dev", action="store_true", help="the dev credentials, and a fresh dev user token each")
+    signing.add_argument("--sign-as", metavar="IDENTITY", help="sign as this identity (default: X-Service-Identity)")
+    signing.add_argument("--signing-version", type=int, choices=(1, 2), default=2)
+    signing.add_argument("--user-token", metavar="TOKEN", help="the Bearer token each replayed request carries")
     return parser
 
 
 def _verify(argv: Sequence[str]) -> int:
+    from harness.resign import bearer_token, dev_user_tokens, signer_from_credentials
     from harness.verify import verify_provider
 
     args = _verify_parser().parse_args(argv)
+    signer, prepare = None, None
+    if args.dev or args.credentials:
+        from order_service.security.dev import DEV_CREDENTIALS
+
+        credentials = args.credentials or DEV_CREDENTIALS
+        signer = signer_from_credentials(credentials, version=args.signing_version, identity=args.sign_as)
+    if args.user_token:
+        prepare = bearer_token(args.user_token)
+    elif args.dev:
+        prepare = dev_user_tokens()
     report = verify_provider(
-        args.provider, args.url, args.states_url, args.pact_dir, pact=args.pact, verbose=args.verbose
+        args.provider,
+        args.url,
+        args.states_url,
+        args.pact_dir,
+        pact=args.pact,
+        verbose=args.verbose,
+        consumer=args.consumer,
+        signer=signer,
+        prepare=prepare,
     )
     print(report)
     if args.junit_xml:

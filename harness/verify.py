@@ -22,7 +22,10 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
+import httpx
+
 from harness.errors import UsageError
+from harness.resign import Exchange, Prepare, ResigningProxy, Signer
 
 CONSUMER = "order-service"
 PACTS = Path(str(files("harness.pacts")))
@@ -128,7 +131,7 @@ def _stdout_to(path: str | None) -> Iterator[None]:
             os.close(saved)
 
 
-def resolve_pact(provider: str, pact: Path | None = None, pact_dir: Path = PACTS) -> Path:
+def resolve_pact(provider: str, pact: Path | None = None, pact_dir: Path = PACTS, consumer: str = CONSUMER) -> Path:
     """The pact file to verify: `pact` when given, else the one for `provider` in `pact_dir`.
 
     Raises:
@@ -138,9 +141,10 @@ def resolve_pact(provider: str, pact: Path | None = None, pact_dir: Path = PACTS
         if not pact.is_file():
             raise UsageError(f"no pact file {pact}")
         return pact
-    pact_file = pact_dir / pact_file_name(provider)
+    pact_file = pact_dir / pact_file_name(provider, consumer)
     if not pact_file.is_file():
-        known = ", ".join(packaged_providers(pact_dir)) or "none"
+        prefix = f"{consumer}-"
+        known = ", ".join(sorted(p.stem.removeprefix(prefix) for p in pact_dir.glob(f"{prefix}*.json"))) or "none"
         raise UsageError(f"no pact for provider {provider!r} in {pact_dir} (pacts for: {known})")
     return pact_file
 
@@ -153,6 +157,9 @@ def verify_provider(
     *,
     pact: Path | None = None,
     verbose: bool = False,
+    consumer: str = CONSUMER,
+    signer: httpx.Auth | Signer | None = None,
+    prepare: Prepare | None = None,
 ) -> Report:
     """Replay the pact with `provider` against `url`; the report lists every mismatch.
 
@@ -164,6 +171,10 @@ def verify_provider(
         pact_dir: where the pact files are (default: the packaged ones).
         pact: one pact file, instead of `pact_dir`'s file for `provider`.
         verbose: also print the pact verifier's own output.
+        consumer: whose pact with `provider` (`order-service`; `algo-engine` for the order service's own API).
+        signer: sign each replayed request afresh (an `httpx.Auth`, or a callable choosing one per request,
+            see `harness.resign`); a request whose signature the provider refuses is reported as such.
+        prepare: change each replayed request before it is signed (a fresh user token, say).
 
     Raises:
         UsageError: an unknown provider, a missing pact, a URL without a host.
@@ -171,17 +182,42 @@ def verify_provider(
     os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
     from pact import Verifier  # imported late: loading the Rust core is not free
 
-    pact_file = resolve_pact(provider, pact, pact_dir)
-    host = urlsplit(url).hostname
-    if not host:
+    pact_file = resolve_pact(provider, pact, pact_dir, consumer)
+    if not urlsplit(url).hostname:
         raise UsageError(f"{url!r} is not a URL with a host")
-    verifier = Verifier(provider, host=host).add_transport(url=url).add_source(pact_file)
-    if isinstance(states, str):
-        verifier = verifier.state_handler(states, body=True, teardown=True)
-    elif states is not None:
-        verifier = verifier.state_handler(states, teardown=True)
-    # verify() raises on any failure; the results say which
-    with _stdout_to(None if verbose else os.devnull), contextlib.suppress(RuntimeError):
-        verifier.verify()
-    described = tuple(i.get("description", "?") for i in json.loads(pact_file.read_text())["interactions"])
-    return Report(provider, described, _mismatches(verifier.results))
+    interactions = json.loads(pact_file.read_text())["interactions"]
+    with contextlib.ExitStack() as stack:
+        proxy = stack.enter_context(ResigningProxy(url, signer, prepare)) if signer is not None else None
+        target = proxy.url if proxy is not None else url
+        verifier = Verifier(provider, host=urlsplit(target).hostname).add_transport(url=target).add_source(pact_file)
+        if isinstance(states, str):
+            verifier = verifier.state_handler(states, body=True, teardown=True)
+        elif states is not None:
+            verifier = verifier.state_handler(states, teardown=True)
+        # verify() raises on any failure; the results say which
+        with _stdout_to(None if verbose else os.devnull), contextlib.suppress(RuntimeError):
+            verifier.verify()
+    mismatches = _mismatches(verifier.results)
+    if proxy is not None:
+        mismatches = _signature_refusals(interactions, mismatches, proxy.exchanges) + mismatches
+    described = tuple(i.get("description", "?") for i in interactions)
+    return Report(provider, described, mismatches)
+
+
+def _signature_refusals(
+    interactions: list[dict[str, Any]], mismatches: tuple[Mismatch, ...], exchanges: list[Exchange]
+) -> tuple[Mismatch, ...]:
+    """A failing interaction whose request the provider refused for its signature says so first."""
+    failing = {m.interaction for m in mismatches}
+    refused = [e for e in exchanges if e.signature_refused]
+    found = []
+    for interaction in interactions:
+        name = interaction.get("description", "?")
+        request = interaction.get("request", {})
+        path = request.get("path", "")
+        method = str(request.get("method", "")).upper()
+        hit = next((e for e in refused if e.method == method and e.path.split("?", 1)[0] == path), None)
+        if name in failing and hit is not None:
+            problem = f"the provider refused the re-signed request's signature (401): {hit.body[:200]}"
+            found.append(Mismatch(name, "signature", problem))
+    return tuple(found)

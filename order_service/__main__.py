@@ -25,6 +25,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 
+import pydantic
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
@@ -180,14 +181,24 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--dev", action="store_true", help="use the development keys (never in production)")
     commands.add_parser("migrate", help="bring the database's schema up to date (serve does it at start too)")
     args = parser.parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except pydantic.ValidationError as exc:
+        print(f"error: the ORDER_SERVICE_* settings are invalid: {exc}", file=sys.stderr)
+        return 2
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
     from order_service.api.server import serve as serve_http  # uvicorn loads only to serve
 
     logs.configure(settings.log_level, settings.log_format, settings.log_file)
     if args.dev:
-        settings = settings.model_copy(update={"security": dev_security_settings()})
+        dev = dev_security_settings()  # the dev keys and token secret; the other security settings stay
+        keys = {
+            "credentials_file": dev.credentials_file,
+            "jwt_secret": dev.jwt_secret,
+            "jwt_audience": dev.jwt_audience,
+        }
+        settings = settings.model_copy(update={"security": settings.security.model_copy(update=keys)})
     if settings.test_clock_start is not None:
         print(f"warning: test clock: exchange time starts at {settings.test_clock_start.isoformat()}", file=sys.stderr)
     try:

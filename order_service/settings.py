@@ -64,6 +64,7 @@ AUTHORIZED_SERVICES: dict[str, list[str]] = {
 class SecuritySettings(BaseModel):
     credentials_file: Annotated[Path | None, Field(description="Service API keys and signing secrets (JSON).")] = None
     timestamp_tolerance: Annotated[int, Field(ge=1, le=3600, description="Seconds either way, inclusive.")] = 300
+    accept_v1: Annotated[bool, Field(description="Accept request signing version 1 beside version 2.")] = True
     authorized_services: dict[str, list[str]] = Field(
         default_factory=lambda: {k: list(v) for k, v in AUTHORIZED_SERVICES.items()}
     )
@@ -100,6 +101,21 @@ class AnomalySettings(BaseModel):
     policy: Literal["log", "reject_critical"] = "log"
 
 
+class SuspensionSettings(BaseModel):
+    """Automatic suspension (order_service.orders.suspensions); off while `critical_limit` is 0."""
+
+    critical_limit: Annotated[
+        int, Field(ge=0, description="CRITICAL anomalies within the window that suspend an account; 0: off.")
+    ] = 0
+    window_seconds: Annotated[float, Field(gt=0, description="How far back anomalies count.")] = 600.0
+    duration_seconds: Annotated[
+        float | None, Field(gt=0, description="How long a suspension lasts; None: until lifted.")
+    ] = 3600.0
+    managed_by: list[str] = Field(
+        default_factory=lambda: ["risk_manager"], description="Service identities that may read and lift suspensions."
+    )
+
+
 class RateLimitSettings(BaseModel):
     per_account: Annotated[int, Field(ge=1, description="Order requests per account per window.")] = 10
     per_service: Annotated[int, Field(ge=1, description="Order requests per calling service per window.")] = 200
@@ -107,7 +123,9 @@ class RateLimitSettings(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ORDER_SERVICE_", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="ORDER_SERVICE_", env_nested_delimiter="__", env_parse_none_str="null", extra="ignore"
+    )
 
     config_service_url: str = "http://127.0.0.1:8100"
     discovery_ttl_max: Annotated[float, Field(ge=0, description="Longest a discovered address is cached.")] = 300.0
@@ -127,6 +145,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = SecuritySettings()
     redis_monitor: RedisMonitorSettings = RedisMonitorSettings()
     anomaly: AnomalySettings = AnomalySettings()
+    suspension: SuspensionSettings = SuspensionSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
     idempotency_ttl: Annotated[int, Field(ge=60, description="Seconds an Idempotency-Key answer is kept.")] = 86_400
     idempotency_claim_seconds: Annotated[

@@ -24,6 +24,7 @@ from order_service.api.errors import FastJSONResponse, install_error_handlers
 from order_service.api.health import build_health_router
 from order_service.api.limits import RequestLimits
 from order_service.api.orders import build_orders_router
+from order_service.api.suspensions import build_suspensions_router
 from order_service.clients import ClientHub
 from order_service.orders.book import Broker, SimulatedBroker
 from order_service.orders.relay import FollowUpRelay
@@ -107,12 +108,15 @@ def build_components(
     registry = hub.metrics.registry if hub is not None else (registry or CollectorRegistry())
     calendar = calendar or (hub.calendar if hub is not None else None)
     context = SecurityContext(
-        verifier=RequestVerifier(credentials, replay, tolerance=security.timestamp_tolerance),
+        verifier=RequestVerifier(
+            credentials, replay, tolerance=security.timestamp_tolerance, accept_v1=security.accept_v1
+        ),
         services=CriticalServiceAuth(security.authorized_services),
         users=UserTokens(security),
         failures=Counter(
             "order_service_auth_failures_total", "Refused requests by reason.", ["reason"], registry=registry
         ),
+        suspension_managers=frozenset(settings.suspension.managed_by),
     )
     if store is None:
         store = MemoryOrderStore(
@@ -144,6 +148,7 @@ def build_components(
         hub=hub,
         limiter=limiter,
         detector=detector,
+        suspensions=store.suspensions(),
         on_follow_up=relay.wake if relay is not None else lambda: None,
     )
     return Components(context, replay, registry, store, desk, relay, monitor, detector, limiter)
@@ -223,6 +228,7 @@ def create_app(
         )
     )
     app.include_router(build_orders_router(parts.desk))
+    app.include_router(build_suspensions_router(parts.desk))
     install_error_handlers(app)
     return app
 

@@ -1,12 +1,14 @@
 """The order desk: placing, changing and cancelling orders, step by step.
 
-Placing: rate limit (Redis), the Idempotency-Key's claim (the store), strategy validation,
-the anomaly check (Redis), then one commit of the order, its fill, its key's answer and its
-follow-up writes (the store). Redis holds the limits and the anomaly windows: while it is
-away no order is placed (503) rather than risk an unchecked one, and nothing is committed,
-so the key stays free for the retry. Once the commit is done nothing else can fail the
-answer: the follow-ups (the strategy's P&L after a fill) wait in the store's outbox, and
-the relay (`order_service.orders.relay`) delivers them; the answer never waits on an owner.
+Placing: rate limit (Redis), the Idempotency-Key's claim (the store), the account's
+suspension (the store; see `order_service.orders.suspensions`), strategy validation, the
+anomaly check (Redis; a CRITICAL anomaly counts towards a suspension), then one commit of
+the order, its fill, its key's answer and its follow-up writes (the store). Redis holds the
+limits and the anomaly windows: while it is away no order is placed (503) rather than risk
+an unchecked one, and nothing is committed, so the key stays free for the retry. Once the
+commit is done nothing else can fail the answer: the follow-ups (the strategy's P&L after a
+fill) wait in the store's outbox, and the relay (`order_service.orders.relay`) delivers
+them; the answer never waits on an owner.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from order_service.orders import book
 from order_service.orders.book import Broker, Position
 from order_service.orders.models import ModifyOrderRequest, PlaceOrderRequest
 from order_service.orders.store import Claim, FollowUp, OrderStore, Stored
+from order_service.orders.suspensions import AccountSuspended, Suspension, SuspensionPolicy, Suspensions
 from order_service.security.audit import audit_event
 from order_service.services.order_anomaly_detector import OrderAnomalyDetector, OrderEvent, Verdict
 from order_service.services.rate_limiter import RateLimiter
@@ -72,12 +75,20 @@ class OrderDesk:
     hub: ClientHub | None = None
     limiter: RateLimiter | None = None
     detector: OrderAnomalyDetector | None = None
+    suspensions: Suspensions | None = None
     on_follow_up: Callable[[], None] = field(default=lambda: None)  # wakes the relay
 
     def __post_init__(self) -> None:
         self.orders_total = Counter(
             "order_service_orders_total", "Orders placed, by status.", ["status"], registry=self.registry
         )
+        self.suspensions_total = Counter(
+            "order_service_account_suspensions_total",
+            "Automatic account suspensions and their lifts, by action.",
+            ["action"],
+            registry=self.registry,
+        )
+        self.policy = SuspensionPolicy.from_settings(self.settings.suspension)
 
     async def place(
         self, account: str, identity: str, request: PlaceOrderRequest, raw_body: bytes, key: str | None
@@ -109,6 +120,7 @@ class OrderDesk:
             log.warning("IDEMPOTENCY_CLAIM_KEPT %s: it expires by itself (%s)", claim.key, exc)
 
     async def _place(self, account: str, identity: str, request: PlaceOrderRequest, claim: Claim | None) -> Stored:
+        await self._refuse_if_suspended(account)
         if request.strategy_id is not None and self.hub is not None:
             await self._check_strategy(request.strategy_id)
         verdict = await self._check_anomalies(account, identity, request)
@@ -123,6 +135,8 @@ class OrderDesk:
         self.orders_total.labels(placed["status"]).inc()
         if verdict is not None and self.detector is not None:
             self.detector.report(account, placed["order_id"], verdict)
+            if verdict.critical:
+                await self._count_critical(account, identity, placed["order_id"])
         keyed = {"idempotency_key": claim.key} if claim is not None else {}
         audit_event(
             "order_placed",
@@ -138,6 +152,7 @@ class OrderDesk:
 
     async def modify(self, account: str, identity: str, order_id: str, change: ModifyOrderRequest) -> dict[str, Any]:
         """Change one order of `account` (its fill, if the change fills it, syncs its strategy's P&L)."""
+        await self._refuse_if_suspended(account)
         order = await self.store.change(
             account, order_id, lambda o: book.modified(self.broker, o, change, self.clock()), self._follow_ups
         )
@@ -156,6 +171,51 @@ class OrderDesk:
             except (aioredis.RedisError, OSError) as exc:  # the order is cancelled: a missed count must not undo that
                 log.warning("ANOMALY_CANCELLATION_UNCOUNTED order %s of %s: %s", order_id, account, exc)
         return order
+
+    async def suspension(self, account: str) -> Suspension | None:
+        """The account's suspension in force, if any."""
+        if self.suspensions is None:
+            return None
+        return await self.suspensions.current(account, self.clock())
+
+    async def lift(self, account: str, identity: str) -> Suspension | None:
+        """Lift the account's suspension (None when none was in force)."""
+        if self.suspensions is None:
+            return None
+        lifted = await self.suspensions.lift(account, self.clock(), identity)
+        if lifted is not None:
+            self.suspensions_total.labels("lifted").inc()
+            audit_event("suspension_lifted", account=account, identity=identity, suspended_at=lifted.since.isoformat())
+        return lifted
+
+    async def _refuse_if_suspended(self, account: str) -> None:
+        """With the policy off, suspensions are neither made nor enforced (and cost no query)."""
+        if self.policy.enabled:
+            current = await self.suspension(account)
+            if current is not None:
+                raise AccountSuspended(current)
+
+    async def _count_critical(self, account: str, identity: str, order_id: str | None) -> None:
+        """One CRITICAL anomaly towards the policy's limit; suspends the account when it reaches it."""
+        if self.suspensions is None or not self.policy.enabled:
+            return
+        try:
+            started = await self.suspensions.critical_anomaly(account, self.clock(), order_id, self.policy)
+        except StoreError as exc:  # the order's fate is decided: a missed count must not change it
+            log.warning("SUSPENSION_UNCOUNTED CRITICAL anomaly of %s (order %s): %s", account, order_id, exc)
+            return
+        if started is not None:
+            self.suspensions_total.labels("suspended").inc()
+            audit_event(
+                "account_suspended",
+                account=account,
+                identity=identity,
+                order_id=order_id,
+                critical_anomalies=started.critical_count,
+                window_seconds=self.policy.window.total_seconds(),
+                suspended_until=started.until.isoformat() if started.until else None,
+            )
+            log.warning("ACCOUNT_SUSPENDED %s after %d CRITICAL anomalies", account, started.critical_count)
 
     async def positions(self, account: str) -> list[dict[str, Any]]:
         """The account's positions, valued at the broker's last prices."""
@@ -211,5 +271,6 @@ class OrderDesk:
             audit_event(
                 "order_rejected", account=account, identity=identity, anomalies=[a.as_dict() for a in verdict.anomalies]
             )
+            await self._count_critical(account, identity, None)
             raise OrderRefused(verdict)
         return verdict

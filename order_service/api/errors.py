@@ -22,6 +22,7 @@ from order_service.api.desk import OrderRefused, RateLimited, StrategyRefused
 from order_service.errors import ServiceUnavailableError, StoreUnavailableError
 from order_service.orders.book import InvalidOrder, OrderFinal, OrderNotFound
 from order_service.orders.store import KeyInProgress, KeyReused
+from order_service.orders.suspensions import AccountSuspended, NotSuspended
 from order_service.security.audit import audit_event
 from order_service.security.dependencies import security_error_handler
 from order_service.security.errors import SecurityError
@@ -117,6 +118,11 @@ def _refused(exc: OrderRefused) -> JSONResponse:
     return _error(422, "validation_failed", "the order was refused: a CRITICAL anomaly", reasons)
 
 
+def _suspended(exc: AccountSuspended) -> JSONResponse:
+    body = {"error": "forbidden", "message": str(exc), "suspension": exc.suspension.as_dict()}
+    return FastJSONResponse(body, status_code=403)
+
+
 def _redis_down(exc: Exception) -> JSONResponse:
     log.error("REDIS_UNAVAILABLE: order operations refused: %s", exc)
     message = "orders are refused while Redis is unavailable (duplicates and limits cannot be guaranteed)"
@@ -132,6 +138,8 @@ def _store_down(exc: Exception) -> JSONResponse:
 ERROR_ANSWERS: tuple[tuple[type[Exception], Callable[[Any], JSONResponse]], ...] = (
     (OrderNotFound, lambda exc: _error(404, "not_found", str(exc))),
     (OrderRefused, _refused),
+    (AccountSuspended, _suspended),
+    (NotSuspended, lambda exc: _error(404, "not_found", str(exc))),
     (RateLimited, lambda exc: _error(429, "rate_limited", str(exc), retry_after=exc.retry_after)),
     (KeyInProgress, lambda exc: _error(409, "conflict", str(exc))),
     (KeyReused, lambda exc: _violation("header", "Idempotency-Key", str(exc))),

@@ -33,6 +33,7 @@ from order_service.orders.store import (
     OutboxEntry,
     Stored,
 )
+from order_service.orders.suspensions import PostgresSuspensions, Suspensions
 
 # What "the database is away" looks like to asyncpg: refused, dropped, shutting down, too slow.
 UNAVAILABLE = (
@@ -381,6 +382,9 @@ class PostgresOrderStore:
                 delivered_days,
             )
         return int(keys.split()[-1]), int(entries.split()[-1])
+
+    def suspensions(self) -> Suspensions:
+        return PostgresSuspensions(self._connection)
 
     async def close(self) -> None:
         if self._pool is not None:

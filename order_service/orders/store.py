@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from order_service.orders.book import Fill, OrderNotFound, Position
+from order_service.orders.suspensions import MemorySuspensions, Suspensions
 
 OutboxState = Literal["pending", "delivered", "dead"]
 
@@ -155,6 +156,9 @@ class OrderStore(Protocol):
     async def outbox_entries(self, state: str | None, limit: int) -> list[dict[str, Any]]:
         """Up to `limit` entries not delivered (of `state` when given), oldest first, as `/health/outbox` lists them."""
 
+    def suspensions(self) -> Suspensions:
+        """The account suspensions kept with this store's state."""
+
     async def close(self) -> None:
         """Release connections."""
 
@@ -197,6 +201,7 @@ class MemoryOrderStore:
         self._outbox: list[_Entry] = []
         self._claimed: set[int] = set()
         self._number = 0
+        self._suspensions = MemorySuspensions()
 
     # -- idempotency ---------------------------------------------------------------------
     async def claim(self, account: str, key: str, fingerprint: str) -> Claim | Stored:
@@ -332,6 +337,9 @@ class MemoryOrderStore:
     async def outbox_entries(self, state: str | None, limit: int) -> list[dict[str, Any]]:
         rows = [r for r in self._outbox if r.state != "delivered" and (state is None or r.state == state)]
         return [_listed(r.entry, r.state, r.error) for r in rows[:limit]]
+
+    def suspensions(self) -> Suspensions:
+        return self._suspensions
 
     async def close(self) -> None:
         pass

@@ -4,7 +4,8 @@
         --data '{"exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY",
                  "order_type": "MARKET", "product": "MIS", "quantity": 1}'
 
-A dev user token for `--account` is added unless `--no-user`. Prints the status, the
+A dev user token for `--account` is added unless `--no-user`; signed with version 2 (covering
+the token, the account and the content type) unless `--signing-version 1`. Prints the status, the
 response headers with -i, and the body; exits 0 on 2xx, 1 otherwise.
 """
 
@@ -27,6 +28,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m order_service.sec
     parser.add_argument("--account", default="ZX1234", help="X-Trading-Account-Id, and the token's account")
     parser.add_argument("--user", default="user-1", help="subject of the dev user token")
     parser.add_argument("--no-user", action="store_true", help="send no user token and no account header")
+    parser.add_argument(
+        "--signing-version", type=int, choices=(1, 2), default=2, help="request signing version (default 2)"
+    )
     parser.add_argument("-i", "--include", action="store_true", help="print the response headers")
     args = parser.parse_args(argv)
     headers = {"content-type": "application/json"} if args.data else {}
@@ -34,7 +38,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m order_service.sec
         headers["authorization"] = "Bearer " + dev_user_token(args.user, (args.account,))
         headers["x-trading-account-id"] = args.account
     try:
-        with httpx.Client(auth=dev_signer(args.identity), timeout=10) as client:
+        with httpx.Client(auth=dev_signer(args.identity, version=args.signing_version), timeout=10) as client:
             response = client.request(args.method, args.url, content=args.data, headers=headers)
     except KeyError:
         print(f"error: no dev keys for identity {args.identity!r}", file=sys.stderr)

@@ -24,10 +24,10 @@ from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 
 from order_service.security.audit import audit_event
-from order_service.security.errors import SecurityError
+from order_service.security.errors import AuthenticationError, AuthorizationError, SecurityError
 from order_service.security.identity import CriticalServiceAuth
 from order_service.security.users import User, UserTokens
-from order_service.security.verifying import RequestVerifier, SignedRequest
+from order_service.security.verifying import ORDER_ENDPOINTS, SERVICE_ONLY, Coverage, RequestVerifier, SignedRequest
 
 
 @dataclass
@@ -36,6 +36,7 @@ class SecurityContext:
     services: CriticalServiceAuth
     users: UserTokens
     failures: Counter  # order_service_auth_failures_total{reason}
+    suspension_managers: frozenset[str] = frozenset()  # who may read and lift suspensions
 
 
 def _context(request: Request) -> SecurityContext:
@@ -58,24 +59,44 @@ def signed_request(request: Request, body: bytes) -> SignedRequest:
 
 
 async def get_current_user(request: Request) -> User:
-    return _context(request).users.user_from_header(request.headers.get("authorization"))
+    return _context(request).users.user_from_header(_once(request, "authorization"))
 
 
 async def get_trading_account_id(request: Request, user: Annotated[User, Depends(get_current_user)]) -> str:
-    return UserTokens.account_for(user, request.headers.get("x-trading-account-id"))
+    return UserTokens.account_for(user, _once(request, "x-trading-account-id"))
 
 
-def require_service(operation: str) -> Callable[[Request], Awaitable[str]]:
-    """A dependency: the request is signed by a known service allowed `operation`; its identity."""
+def _once(request: Request, name: str) -> str | None:
+    """The header's value; refused when sent twice (which one would count is up to each reader)."""
+    values = request.headers.getlist(name)
+    if len(values) > 1:
+        raise AuthenticationError("duplicate_header", f"{name} was sent {len(values)} times")
+    return values[0] if values else None
+
+
+def require_service(operation: str, coverage: Coverage = ORDER_ENDPOINTS) -> Callable[[Request], Awaitable[str]]:
+    """A dependency: the request is signed by a known service allowed `operation`; its identity.
+
+    A v2 signature must cover what `coverage` names (the user token and the account on the order endpoints).
+    """
 
     async def service_identity(request: Request) -> str:
         context = _context(request)
-        identity = await context.verifier.verify(signed_request(request, await request.body()))
+        identity = await context.verifier.verify(signed_request(request, await request.body()), coverage)
         context.services.authorize(identity, operation)
         return identity
 
     service_identity.__name__ = f"validate_{operation}"
     return service_identity
+
+
+async def validate_suspension_management(request: Request) -> str:
+    """A signed request (no user, no account) from an identity that may read and lift suspensions; its identity."""
+    context = _context(request)
+    identity = await context.verifier.verify(signed_request(request, await request.body()), SERVICE_ONLY)
+    if identity not in context.suspension_managers:
+        raise AuthorizationError("operation_not_allowed", f"{identity} may not manage suspensions", identity=identity)
+    return identity
 
 
 validate_order_placement = require_service("place_order")

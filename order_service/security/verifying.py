@@ -1,6 +1,8 @@
-"""Checking a signed internal request (request signing, version 1).
+"""Checking a signed internal request (request signing, versions 1 and 2).
 
-In order: the four headers present, each exactly once; a known identity and its API key
+In order: the four headers present, each exactly once; the version (absent is v1, refused
+when `accept_v1` is off; "2" needs a well-formed `X-Signed-Headers` that covers what the
+endpoint requires, each listed header sent exactly once); a known identity and its API key
 (constant time, against stored hashes); the timestamp within the tolerance, past or
 future, both ends inclusive; the signature well formed and equal (constant time) to the
 HMAC under any of the identity's active secrets, computed over the raw path, query and
@@ -30,11 +32,25 @@ import redis.asyncio as aioredis
 from order_service import keys
 from order_service.security.credentials import CredentialStore, hash_api_key
 from order_service.security.errors import AuthenticationError
-from order_service.security.signing import API_KEY, IDENTITY, NONCE, SIGNATURE, TIMESTAMP, signature, string_to_sign
+from order_service.security.signing import (
+    API_KEY,
+    IDENTITY,
+    NEVER_SIGNED,
+    NONCE,
+    SIGNATURE,
+    SIGNED_HEADERS,
+    TIMESTAMP,
+    VERSION,
+    signature,
+    string_to_sign,
+    string_to_sign_v2,
+)
 
 _SIGNATURE = re.compile(r"[0-9a-f]{64}")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _REQUIRED = (IDENTITY, API_KEY, TIMESTAMP, SIGNATURE)
+MAX_SIGNED_HEADERS = 512  # characters of X-Signed-Headers (the contract's maxLength)
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")  # an RFC 9110 token, lower case
 _DUMMY_SECRET = b"no such identity: compute anyway so timing does not tell"
 
 
@@ -47,6 +63,24 @@ class SignedRequest:
     query: str
     headers: Mapping[str, Sequence[str]]
     body: bytes
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What a v2 signature must cover on an endpoint: `always`, each of `when_sent` that is sent, and
+    `content-type` when there is a body."""
+
+    always: tuple[str, ...] = ()
+    when_sent: tuple[str, ...] = ("idempotency-key",)
+
+    def required(self, headers: Mapping[str, Sequence[str]], body: bytes) -> list[str]:
+        """The header names the list must contain for this request."""
+        needed = [*self.always, *(name for name in self.when_sent if name in headers)]
+        return [*needed, "content-type"] if body else needed
+
+
+ORDER_ENDPOINTS = Coverage(always=("authorization", "x-trading-account-id"))
+SERVICE_ONLY = Coverage()  # an operation without a user or an account
 
 
 class BeforeEpoch(Exception):
@@ -139,15 +173,17 @@ class RequestVerifier:
         *,
         tolerance: int = 300,
         clock: Callable[[], float] = time.time,
+        accept_v1: bool = True,
     ) -> None:
+        self._accept_v1 = accept_v1
         self._credentials = credentials
         self._replay = replay
         self._tolerance = tolerance
         self._clock = clock
 
-    async def verify(self, request: SignedRequest) -> str:
+    async def verify(self, request: SignedRequest, coverage: Coverage = ORDER_ENDPOINTS) -> str:
         """The caller's identity; `AuthenticationError` with the exact reason otherwise."""
-        identity, timestamp, sent = self.check(request)
+        identity, timestamp, sent = self.check(request, coverage)
         if self._replay is None:
             return identity
         # kept until the first second its timestamp is stale, counted on this service's clock
@@ -162,7 +198,7 @@ class RequestVerifier:
             raise AuthenticationError("replayed", "signature already used within the window", identity=identity)
         return identity
 
-    def check(self, request: SignedRequest) -> tuple[str, int, str]:
+    def check(self, request: SignedRequest, coverage: Coverage = ORDER_ENDPOINTS) -> tuple[str, int, str]:
         """Everything but the replay check: (identity, timestamp, signature)."""
         values = {}
         for name in _REQUIRED:
@@ -176,6 +212,7 @@ class RequestVerifier:
         if len(nonces) > 1:
             raise AuthenticationError("duplicate_header", f"{NONCE} was sent {len(nonces)} times")
         identity = values[IDENTITY]
+        version = self._version(request, identity)
 
         raw_timestamp = values[TIMESTAMP]
         if not _TIMESTAMP.fullmatch(raw_timestamp):
@@ -196,15 +233,30 @@ class RequestVerifier:
 
         sent = values[SIGNATURE]
         sent_bytes = sent.encode()  # compare_digest refuses non-ASCII str; header text (latin-1) always encodes
-        signed = string_to_sign(
-            timestamp=raw_timestamp,
-            method=request.method,
-            path=request.path,
-            query=request.query,
-            identity=identity,
-            nonce=nonces[0] if nonces else None,
-            body=request.body,
-        )
+        nonce = nonces[0] if nonces else None
+        if version == 1:
+            signed = string_to_sign(
+                timestamp=raw_timestamp,
+                method=request.method,
+                path=request.path,
+                query=request.query,
+                identity=identity,
+                nonce=nonce,
+                body=request.body,
+            )
+        else:
+            listed, covered = _covered(request, coverage, identity)
+            signed = string_to_sign_v2(
+                timestamp=raw_timestamp,
+                method=request.method,
+                path=request.path,
+                query=request.query,
+                identity=identity,
+                nonce=nonce,
+                signed_headers=listed,
+                covered=covered,
+                body=request.body,
+            )
         secrets = credential.signing_secrets if credential else (_DUMMY_SECRET,)
         well_formed = bool(_SIGNATURE.fullmatch(sent))
         signature_ok = any([hmac.compare_digest(signature(secret, signed).encode(), sent_bytes) for secret in secrets])
@@ -220,3 +272,62 @@ class RequestVerifier:
         if not signature_ok:
             raise AuthenticationError("bad_signature", "signature does not match the request", identity=identity)
         return identity, timestamp, sent
+
+    def _version(self, request: SignedRequest, identity: str) -> int:
+        versions = request.headers.get(VERSION, ())
+        if len(versions) > 1:
+            raise AuthenticationError(
+                "duplicate_header", f"{VERSION} was sent {len(versions)} times", identity=identity
+            )
+        if not versions:
+            if SIGNED_HEADERS in request.headers:
+                raise AuthenticationError(
+                    "version_missing", f"{SIGNED_HEADERS} sent without {VERSION}: 2", identity=identity
+                )
+            if not self._accept_v1:
+                raise AuthenticationError("v1_refused", "signing version 1 is no longer accepted", identity=identity)
+            return 1
+        if versions[0] != "2":
+            raise AuthenticationError(
+                "unsupported_version", f"no signing version {versions[0][:20]!r}", identity=identity
+            )
+        return 2
+
+
+def _covered(request: SignedRequest, coverage: Coverage, identity: str) -> tuple[str, list[str]]:
+    """The `X-Signed-Headers` value as sent and the values it covers, after checking every rule of the list."""
+    lists = request.headers.get(SIGNED_HEADERS, ())
+    if not lists:
+        raise AuthenticationError("missing_header", f"{SIGNED_HEADERS} is missing", identity=identity)
+    if len(lists) > 1:
+        raise AuthenticationError(
+            "duplicate_header", f"{SIGNED_HEADERS} was sent {len(lists)} times", identity=identity
+        )
+    listed = lists[0]
+    names = listed.split(";") if listed else []  # sent empty: nothing covered (enough where nothing is required)
+
+    def broken(detail: str) -> AuthenticationError:
+        return AuthenticationError("bad_signed_headers", f"{SIGNED_HEADERS} {detail}", identity=identity)
+
+    if len(listed) > MAX_SIGNED_HEADERS:
+        raise broken(f"is {len(listed)} characters long (at most {MAX_SIGNED_HEADERS})")
+    bad = [name for name in names if not _HEADER_NAME.fullmatch(name)]
+    if bad:
+        raise broken(f"has {bad[0][:40]!r}, not a lower-case header name (';' between names, no spaces)")
+    if len(set(names)) != len(names):
+        raise broken("lists a name twice")
+    forbidden = sorted(NEVER_SIGNED.intersection(names))
+    if forbidden:
+        raise broken(f"lists {', '.join(forbidden)}, which may not be covered")
+    uncovered = [name for name in coverage.required(request.headers, request.body) if name not in names]
+    if uncovered:
+        raise broken(f"does not cover {', '.join(uncovered)}")
+    covered = []
+    for name in names:
+        found = request.headers.get(name, ())
+        if not found:
+            raise AuthenticationError("missing_signed_header", f"{name} is listed but not sent", identity=identity)
+        if len(found) > 1:
+            raise AuthenticationError("duplicate_header", f"{name} was sent {len(found)} times", identity=identity)
+        covered.append(found[0])
+    return listed, covered

@@ -64,11 +64,15 @@ async def test_authentication_comes_before_the_body_and_in_the_documented_order(
     nothing = await plain.post("/orders", content=b"{not json", headers={"content-type": "application/json"})
     assert nothing.status_code == 401  # not the body's 400: nobody unauthenticated learns how it is read
     assert "Signature" in nothing.headers["www-authenticate"]
-    signed_no_token = await plain.post("/orders", json=LIMIT_ORDER, auth=dev_signer("algo_engine"))
+    signed_no_token = await plain.post("/orders", json=LIMIT_ORDER, auth=dev_signer("algo_engine", version=1))
     assert signed_no_token.status_code == 401
     assert signed_no_token.headers["www-authenticate"].startswith("Bearer ")
-    not_allowed = await plain.post("/orders", json=LIMIT_ORDER, auth=dev_signer("risk_manager"))
+    not_allowed = await plain.post("/orders", json=LIMIT_ORDER, auth=dev_signer("risk_manager", version=1))
     assert not_allowed.status_code == 403  # the service matrix before the (missing) user token
+    # v2 covers the user token: without one, the signature itself cannot be valid
+    v2_no_token = await plain.post("/orders", json=LIMIT_ORDER, auth=dev_signer("risk_manager"))
+    assert v2_no_token.status_code == 401
+    assert v2_no_token.headers["www-authenticate"].startswith("Signature ")
 
 
 async def test_a_body_that_is_not_json_is_400_and_another_type_415(plain: httpx.AsyncClient) -> None:

@@ -36,7 +36,7 @@ from harness.servers import free_port
 from order_service.api.app import create_app
 from order_service.orders.store import MemoryOrderStore
 from order_service.security.dev import DEV_CREDENTIALS, dev_security_settings, dev_user_token
-from order_service.security.signing import signature, string_to_sign
+from order_service.security.signing import signature, string_to_sign, string_to_sign_v2
 from order_service.settings import RateLimitSettings, Settings
 from suites.fixtures.redis import RealRedis
 
@@ -59,6 +59,8 @@ EXAMPLES = int(os.environ.get("HARNESS_FUZZ_EXAMPLES", "25"))
 
 def identity_for(method: str, path: str) -> str:
     """A dev identity the service matrix allows for the operation (the seed's AUTHORIZED_SERVICES)."""
+    if path.startswith("/accounts/"):
+        return "risk_manager"  # suspension.managed_by
     if method in ("POST", "PATCH", "DELETE"):
         return "algo_engine"
     return "risk_manager" if path == "/positions" else "user_interface"
@@ -108,26 +110,48 @@ class SignOnArrival:
         if nonce is None or re.fullmatch(rb"[A-Za-z0-9_-]{8,64}", nonce):
             nonce = secrets.token_urlsafe(16).encode()
         timestamp = str(int(time.time()))
-        signed = string_to_sign(
-            timestamp=timestamp,
-            method=scope["method"],
-            path=path,
-            query=scope.get("query_string", b"").decode("latin-1"),
-            identity=identity,
-            nonce=nonce.decode("latin-1"),
-            body=body,
-        )
         replaced = {
             b"x-service-identity": identity.encode(),
             b"x-internal-api-key": api_key.encode(),
             b"x-request-timestamp": timestamp.encode(),
-            b"x-request-signature": signature(secret, signed).encode(),
             b"x-request-nonce": nonce,
         }
         account = headers.get(b"x-trading-account-id", b"").decode("latin-1")
         if headers.get(b"authorization") == f"Bearer {PLACEHOLDER_TOKEN}".encode():
             replaced[b"authorization"] = f"Bearer {dev_user_token(accounts=(account,))}".encode()
+        fields = {
+            "timestamp": timestamp,
+            "method": scope["method"],
+            "path": path,
+            "query": scope.get("query_string", b"").decode("latin-1"),
+            "identity": identity,
+            "nonce": nonce.decode("latin-1"),
+            "body": body,
+        }
+        if _wants_v2(headers):
+            # A correct v2 signer: the list it covers is the one the endpoint requires, not the generated one
+            final = {**headers, **replaced}
+            names = [n for n in ("authorization", "x-trading-account-id", "idempotency-key") if n.encode() in final]
+            if body and b"content-type" in final:
+                names.append("content-type")
+            covered = [final[n.encode()].decode("latin-1") for n in names]
+            listed = ";".join(names)
+            signed = string_to_sign_v2(**fields, signed_headers=listed, covered=covered)
+            replaced[b"x-signature-version"] = b"2"
+            replaced[b"x-signed-headers"] = listed.encode()
+        else:  # v1; malformed v2 headers schemathesis made up stay, for the app to refuse (401)
+            signed = string_to_sign(**fields)
+        replaced[b"x-request-signature"] = signature(secret, signed).encode()
         return [(k, v) for k, v in scope["headers"] if k not in replaced] + list(replaced.items())
+
+
+def _wants_v2(headers: dict[bytes, bytes]) -> bool:
+    """The generated request asks for v2: version "2", or a well-formed list without a version."""
+    version, listed = headers.get(b"x-signature-version"), headers.get(b"x-signed-headers")
+    well_formed = listed is None or (
+        len(listed) <= 512 and re.fullmatch(rb"([!#$%&'*+.^_`|~0-9a-z-]+(;[!#$%&'*+.^_`|~0-9a-z-]+)*)?", listed)
+    )
+    return bool(well_formed) and (version == b"2" or (version is None and listed is not None))
 
 
 class FreshStore:

@@ -11,8 +11,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -22,16 +20,14 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.processes import stop_process
 from harness.servers import LiveMocks, free_port, start_mock_servers, stop_mock_servers
-from order_service.security.dev import dev_signer, dev_user_token
+from suites.e2e.replicas import PINNED, Replicas, client, eventually, ready
 from suites.fixtures import environment
 from suites.fixtures.orders import LIMIT_ORDER, market_order
 from suites.fixtures.postgres import server_binaries
 from suites.fixtures.processes import processes
 
 pytestmark = [pytest.mark.anyio, pytest.mark.live, pytest.mark.postgres]
-PINNED = "2026-11-26T11:00:00+05:30"  # a trading Thursday: no off-hours finding
 
 
 class Stack:
@@ -80,30 +76,6 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
         yield Stack(live, port)
     finally:
         assert stop_mock_servers(live) == 0
-
-
-def client(url: str, identity: str = "algo_engine", timeout: float = 10.0) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=url,
-        auth=dev_signer(identity),
-        timeout=timeout,
-        headers={"authorization": f"Bearer {dev_user_token()}", "x-trading-account-id": "ZX1234"},
-    )
-
-
-async def eventually(check: Any, timeout: float = 20.0, what: str = "the condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, f"{what} never held"
-        await asyncio.sleep(0.1)
-
-
-async def ready(url: str) -> bool:
-    async with httpx.AsyncClient() as plain:
-        try:
-            return (await plain.get(f"{url}/health/ready")).status_code == 200
-        except httpx.TransportError:
-            return False
 
 
 async def test_a_killed_order_service_keeps_its_orders_keys_ids_and_queued_writes(stack: Stack) -> None:
@@ -157,42 +129,6 @@ async def test_a_slow_owner_does_not_hold_the_order_answer(stack: Stack) -> None
     assert filled.status_code == 201
     assert filled.json()["status"] == "COMPLETE"
     assert took < 2.0, f"the answer took {took:.1f} s: it waited on the strategy service"
-
-
-class Replicas:
-    """Two `python -m order_service serve` processes on one PostgreSQL and one Redis, behind the mocks."""
-
-    def __init__(self, live: LiveMocks, database_url: str, logs: Path) -> None:
-        self.live = live
-        self.env = {
-            **os.environ,
-            "ORDER_SERVICE_DATABASE_URL": database_url,
-            "ORDER_SERVICE_REDIS_URL": live.ready["redis"],
-            "ORDER_SERVICE_CONFIG_SERVICE_URL": live.urls["config-service"],
-            "ORDER_SERVICE_TEST_CLOCK_START": PINNED,
-            "ORDER_SERVICE_OUTBOX_RELAY_INTERVAL": "0.2",
-            "ORDER_SERVICE_RETRY__MAX_ATTEMPTS": "1",
-            "ORDER_SERVICE_HTTP__READ_TIMEOUT": "10",
-            "ORDER_SERVICE_RATE_LIMIT__PER_ACCOUNT": "1000",
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.logs = logs
-        self.ports = [free_port(), free_port()]
-        self.processes: list[subprocess.Popen[bytes]] = []
-
-    def start(self) -> None:
-        for n, port in enumerate(self.ports):
-            with (self.logs / f"replica-{n}.log").open("ab") as sink:
-                command = [sys.executable, "-m", "order_service", "serve", "--dev", "--port", str(port)]
-                self.processes.append(subprocess.Popen(command, env=self.env, stdout=sink, stderr=subprocess.STDOUT))
-
-    @property
-    def urls(self) -> list[str]:
-        return [f"http://127.0.0.1:{port}" for port in self.ports]
-
-    def stop(self) -> None:
-        for process in self.processes:
-            stop_process(process, timeout=5)
 
 
 @pytest.fixture

@@ -172,6 +172,8 @@ async def test_the_schema_is_the_service_s_own(pg_store: PostgresOrderStore, dat
         "positions",
         "idempotency_keys",
         "outbox",
+        "critical_anomalies",
+        "suspensions",
         "schema_migrations",
     }
 

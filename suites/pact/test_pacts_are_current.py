@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from suites.fixtures.pact import COMMITTED_PACTS, PROVIDERS, pact_file_name
+from suites.fixtures.pact import COMMITTED_PACTS, PAIRS, pact_file_name
 from suites.fixtures.processes import child_pytest
 
 
@@ -23,8 +23,9 @@ def test_committed_pacts_are_not_stale(tmp_path: Path) -> None:
     result = child_pytest("-m", "pact", "-q", "suites/pact", env=env)
     assert result.returncode == 0, result.stdout[-3000:]
     stale = [
-        provider
-        for provider in PROVIDERS
-        if comparable(tmp_path / pact_file_name(provider)) != comparable(COMMITTED_PACTS / pact_file_name(provider))
+        pact_file_name(provider, consumer)
+        for consumer, provider in PAIRS
+        if comparable(tmp_path / pact_file_name(provider, consumer))
+        != comparable(COMMITTED_PACTS / pact_file_name(provider, consumer))
     ]
     assert not stale, f"pacts/ is stale for {stale}: run `make pacts` and commit the result"

@@ -15,7 +15,7 @@ import pytest
 from harness.pact_check import check_pact
 from mocks.contract import Contract, load_contract
 from mocks.registry import CONTRACTS_DIR
-from suites.fixtures.pact import COMMITTED_PACTS, PROVIDERS, pact_file_name, strategy_pact_with
+from suites.fixtures.pact import COMMITTED_PACTS, PAIRS, PROVIDERS, pact_file_name, strategy_pact_with
 
 
 def problems_of(pact: dict[str, Any], contract: Contract) -> list[str]:
@@ -23,9 +23,9 @@ def problems_of(pact: dict[str, Any], contract: Contract) -> list[str]:
     return [str(finding) for finding in check_pact(pact, contract).findings]
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
-def test_committed_pact_agrees_with_the_contract(provider: str) -> None:
-    pact = json.loads((COMMITTED_PACTS / pact_file_name(provider)).read_text())
+@pytest.mark.parametrize(("consumer", "provider"), PAIRS)
+def test_committed_pact_agrees_with_the_contract(consumer: str, provider: str) -> None:
+    pact = json.loads((COMMITTED_PACTS / pact_file_name(provider, consumer)).read_text())
     contract = load_contract(CONTRACTS_DIR / f"{provider}.yaml")
     assert pact["interactions"], "an empty pact checks nothing"
     problems = problems_of(pact, contract)

@@ -56,6 +56,21 @@ def test_place_an_order_by_hand(order_service_url: str) -> None:
     assert json.loads(body)["status"] == "COMPLETE"
 
 
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_either_signing_version_places_an_order(order_service_url: str, version: str) -> None:
+    result = cli(
+        "POST",
+        order_service_url + "/orders",
+        "--data",
+        json.dumps(market_order(quantity=2)),
+        "--signing-version",
+        version,
+        "-i",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("HTTP 201")
+
+
 def test_a_refusal_exits_non_zero(order_service_url: str) -> None:
     result = cli("GET", order_service_url + "/positions", "--identity", "algo_engine")
     assert result.returncode == 1

@@ -1,4 +1,4 @@
-"""The published test vectors (order_service/security/signing_vectors.json), checked three ways."""
+"""The published v1 test vectors (order_service/security/signing_vectors.json), checked three ways."""
 
 from __future__ import annotations
 
@@ -79,6 +79,7 @@ async def test_the_verifier_accepts_every_vector(vector: dict[str, Any]) -> None
 @pytest.mark.parametrize("vector", [v for v in VECTORS if ".." not in v["path"]], ids=lambda v: v["name"])
 def test_the_httpx_signer_produces_the_vector(vector: dict[str, Any]) -> None:
     signer = RequestSigner(
+        version=1,
         identity=vector["identity"],
         api_key="k",
         secret=vector["secret"].encode(),
