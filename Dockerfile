@@ -11,5 +11,5 @@ COPY pacts ./pacts
 RUN pip install --no-cache-dir . && rm -rf /app/build
 RUN useradd --system --uid 10001 mock
 USER mock
-EXPOSE 8000 8100 8101 8102 8103 8104 8105
+EXPOSE 8000 8100 8101 8102 8103 8104 8105 8106
 CMD ["python", "-m", "mocks", "serve", "config-service", "--host", "0.0.0.0"]

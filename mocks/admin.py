@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from mocks.engine import Engine
 from mocks.errors import UnknownState
 from mocks.faults import FaultSpec
+from mocks.tokens import IntrospectionCheck
 
 
 class StateChange(BaseModel):
@@ -41,6 +42,14 @@ class ClockChange(BaseModel):
     freeze_at: datetime | None = None
     advance_seconds: float | None = None
     reset: bool = False
+
+
+class TokenCheckChange(BaseModel):
+    """Require service tokens, checked at this introspection endpoint (RFC 7662)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    introspect_url: str = Field(pattern=r"^https?://[^\s/]+(/\S*)?$")
 
 
 def _error(status: int, error: str, message: str, violations: list[dict[str, str]] | None = None) -> JSONResponse:
@@ -204,6 +213,25 @@ def build_admin_router(engine: Engine) -> APIRouter:
     def clear_journal() -> dict[str, str]:
         engine.journal.clear()
         return {"status": "cleared"}
+
+    @router.get("/token-check")
+    def token_check() -> dict[str, object]:
+        check = engine.token_check
+        return {"required": check is not None, "introspect_url": getattr(check, "introspect_url", None)}
+
+    @router.put("/token-check")
+    async def require_tokens(change: TokenCheckChange) -> dict[str, object]:
+        if isinstance(engine.token_check, IntrospectionCheck):
+            await engine.token_check.aclose()
+        engine.token_check = IntrospectionCheck(change.introspect_url)
+        return token_check()
+
+    @router.delete("/token-check")
+    async def accept_any() -> dict[str, object]:
+        if isinstance(engine.token_check, IntrospectionCheck):
+            await engine.token_check.aclose()
+        engine.token_check = None
+        return token_check()
 
     @router.get("/clock")
     def clock() -> dict[str, object]:

@@ -44,12 +44,20 @@ from mocks.errors import ContractError
 from mocks.postgres import PostgresServer, PostgresUnavailable
 from mocks.postgres import available as postgres_available
 from mocks.registry import CONFIG_SERVICE, CONTRACTS_DIR, SERVICES
+from mocks.tokens import IntrospectionCheck
 
 ANY_CONTRACT_PORT = 4010  # `serve FILE` (Prism's default, so a switch from it keeps its URLs)
 READY_TIMEOUT_S = 60.0  # a loaded 2-core machine took more than 20 s
 RESTART_BACKOFF_MAX_S = 10.0
 CONTROL_DIR = Path(".run/mocks")
 COVERAGE_ENV = "HARNESS_COVERAGE"  # a file: each answer of each mock appended to it (`harness coverage`)
+AUTH_SERVICE = "auth-service"
+TOKEN_OWNERS = (
+    "strategy-service",
+    "account-service",
+    "analytics-service",
+    "calendar-service",
+)  # the order service calls
 REFERENCE = "order-service-app"  # what `stop`/`start` call the reference order service (as compose does)
 
 
@@ -88,6 +96,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m mocks") -> in
         type=Path,
         metavar="FILE",
         help="keep applied writes in FILE (JSON lines); started again on it, the mock still answers their keys",
+    )
+    serve.add_argument(
+        "--require-tokens-from",
+        metavar="INTROSPECT_URL",
+        help="require a service token on every request, checked at this introspection endpoint (RFC 7662)",
     )
 
     for verb, what in (("stop", "stop one child of a running `up` (it stays down)"), ("start", "start it again")):
@@ -132,6 +145,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m mocks") -> in
         help="port of the reference order service, started against the mocks and Redis (dev keys)",
     )
     up.add_argument("--no-order-service", action="store_true", help="do not start the reference order service")
+    up.add_argument(
+        "--require-service-tokens",
+        action="store_true",
+        help="the owner mocks require a token from the auth-service mock; the order service fetches one (dev client)",
+    )
     up.add_argument("--contracts-dir", type=Path, default=CONTRACTS_DIR)
     up.add_argument(
         "--ready-timeout",
@@ -205,6 +223,8 @@ def _serve(args: argparse.Namespace) -> int:
         port = args.port or ANY_CONTRACT_PORT
     else:
         raise ValueError(f"{args.name!r} is neither a service ({', '.join(sorted(SERVICES))}) nor a contract file")
+    if args.require_tokens_from:
+        app.engine.token_check = IntrospectionCheck(args.require_tokens_from)
     config = uvicorn.Config(
         app,
         host=args.host,
@@ -330,6 +350,8 @@ def _start_mock(args: argparse.Namespace, plan: Plan, name: str) -> Child:
     command += ["--contracts-dir", str(args.contracts_dir), "--ledger", str(args.control_dir / f"{name}.ledger")]
     if name == CONFIG_SERVICE:
         command += [f"--registry={other}={url}" for other, url in plan.urls.items()]
+    if args.require_service_tokens and name in TOKEN_OWNERS:
+        command += ["--require-tokens-from", plan.urls[AUTH_SERVICE] + "/oauth/introspect"]
 
     def start() -> subprocess.Popen[bytes]:
         if plan.sockets[name].fileno() == -1:  # closed by a stop on request
@@ -501,6 +523,7 @@ def _start_order_service(
         "ORDER_SERVICE_CONFIG_SERVICE_URL": urls[CONFIG_SERVICE],
         "ORDER_SERVICE_FALLBACK_URLS": json.dumps({n: u for n, u in urls.items() if n != CONFIG_SERVICE}),
         "PYTHONUNBUFFERED": "1",
+        **({"ORDER_SERVICE_SERVICE_TOKENS__ENABLED": "true"} if args.require_service_tokens else {}),
     }
     command = [
         sys.executable,

@@ -26,6 +26,7 @@ from mocks.faults import FaultSet
 from mocks.journal import Journal, JournalEntry
 from mocks.ledger import Applied, Ledger, read_ledger
 from mocks.router import Router
+from mocks.tokens import TokenCheck, require_token
 from mocks.validation import parse_request
 
 log = logging.getLogger("mocks")
@@ -89,6 +90,7 @@ class Engine:
                 self._replies[(applied.operation_id, applied.key)] = applied.reply
             self.ledger = Ledger(settings.ledger)
         self._examples = {op_id: _answer(op.success) for op_id, op in contract.operations.items()}
+        self.token_check: TokenCheck | None = None  # owners that require service tokens (mocks.tokens)
 
     def checkpoint(self) -> dict[str, Any]:
         """What the mock has stored: its behaviour's data and the answers kept per Idempotency-Key."""
@@ -107,6 +109,7 @@ class Engine:
         self.failures.clear()
         self.failure_count = 0
         self._replies.clear()
+        self.token_check = None
         if self.ledger is not None:
             self.ledger.forget()
         self.behaviour.clock.reset()
@@ -148,6 +151,8 @@ class Engine:
                     await self._act(plan.action.spec, entry, receive, send)
                     return
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw_headers}
+            if self.token_check is not None:
+                await require_token(self.token_check, headers)
             try:
                 request = parse_request(op, path_params, query, headers, body)
             except RequestRejected as exc:

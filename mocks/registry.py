@@ -11,6 +11,7 @@ from mocks.app import MockApp, create_app
 from mocks.behaviour import Behaviour
 from mocks.behaviours.account import AccountBehaviour
 from mocks.behaviours.analytics import AnalyticsBehaviour
+from mocks.behaviours.auth import AuthBehaviour
 from mocks.behaviours.calendar import CalendarBehaviour
 from mocks.behaviours.config import ConfigBehaviour
 from mocks.behaviours.order import OrderBehaviour
@@ -46,6 +47,7 @@ SERVICES: dict[str, ServiceSpec] = {
         ServiceSpec("analytics-service", 8103, AnalyticsBehaviour),
         ServiceSpec("calendar-service", 8104, CalendarBehaviour),
         ServiceSpec("order-service", 8105, OrderBehaviour),
+        ServiceSpec("auth-service", 8106, AuthBehaviour),
     )
 }
 

@@ -37,7 +37,7 @@ from order_service.orders.migrate import migrate
 from order_service.orders.postgres import PostgresOrderStore
 from order_service.orders.store import MemoryOrderStore, OrderStore
 from order_service.redis_client import redis_client
-from order_service.security.dev import dev_security_settings
+from order_service.security.dev import dev_security_settings, dev_service_token_client
 from order_service.services.order_anomaly_detector import IST
 from order_service.settings import Settings
 
@@ -199,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
             "jwt_audience": dev.jwt_audience,
         }
         settings = settings.model_copy(update={"security": settings.security.model_copy(update=keys)})
+        if settings.service_tokens.enabled and not settings.service_tokens.client_secret:
+            client_id, secret = dev_service_token_client()
+            tokens = settings.service_tokens.model_copy(update={"client_id": client_id, "client_secret": secret})
+            settings = settings.model_copy(update={"service_tokens": tokens})
     if settings.test_clock_start is not None:
         print(f"warning: test clock: exchange time starts at {settings.test_clock_start.isoformat()}", file=sys.stderr)
     try:

@@ -101,6 +101,19 @@ class AnomalySettings(BaseModel):
     policy: Literal["log", "reject_critical"] = "log"
 
 
+class ServiceTokenSettings(BaseModel):
+    """Service tokens on the calls to the owners (order_service.clients.tokens); off unless `enabled`."""
+
+    enabled: bool = False
+    token_url: Annotated[
+        str | None, Field(description="The token endpoint; None: auth-service's /oauth/token, discovered.")
+    ] = None
+    client_id: str = "order-service"
+    client_secret: Annotated[str | None, Field(description="The client's secret (never logged).")] = None
+    scope: str | None = "owners"
+    refresh_margin_seconds: Annotated[float, Field(ge=0, description="Refresh this long before expiry.")] = 30.0
+
+
 class SuspensionSettings(BaseModel):
     """Automatic suspension (order_service.orders.suspensions); off while `critical_limit` is 0."""
 
@@ -135,6 +148,7 @@ class Settings(BaseSettings):
             "account-service": "http://127.0.0.1:8102",
             "analytics-service": "http://127.0.0.1:8103",
             "calendar-service": "http://127.0.0.1:8104",
+            "auth-service": "http://127.0.0.1:8106",
         },
         description="Where a service is assumed to be when discovery fails.",
     )
@@ -146,6 +160,7 @@ class Settings(BaseSettings):
     redis_monitor: RedisMonitorSettings = RedisMonitorSettings()
     anomaly: AnomalySettings = AnomalySettings()
     suspension: SuspensionSettings = SuspensionSettings()
+    service_tokens: ServiceTokenSettings = ServiceTokenSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
     idempotency_ttl: Annotated[int, Field(ge=60, description="Seconds an Idempotency-Key answer is kept.")] = 86_400
     idempotency_claim_seconds: Annotated[

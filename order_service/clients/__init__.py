@@ -23,6 +23,8 @@ from order_service.clients.breaker import BreakerBoard
 from order_service.clients.calendar import CalendarServiceClient
 from order_service.clients.discovery import ConfigServiceClient, ServiceDiscovery
 from order_service.clients.strategy import StrategyServiceClient
+from order_service.clients.tokens import SERVICE as TOKEN_SERVICE
+from order_service.clients.tokens import ServiceTokenAuth, ServiceTokens
 from order_service.fallbacks.outbox import InMemoryOutbox, Outbox, OutboxRelay, RedisOutbox
 from order_service.fallbacks.stale import StaleCache
 from order_service.metrics import ClientMetrics
@@ -60,7 +62,9 @@ class ClientHub:
         }
         self.config = ConfigServiceClient(base_url=settings.config_service_url, **shared)  # type: ignore[arg-type]
         self.discovery = ServiceDiscovery(self.config, settings, metrics=self.metrics, clock=clock)
-        with_fallbacks = {**shared, "resolver": self.discovery, "outbox": self.outbox, "stale": self.stale}
+        self.tokens = self._service_tokens(settings, transport, clock)
+        auth = {"auth": ServiceTokenAuth(self.tokens)} if self.tokens is not None else {}
+        with_fallbacks = {**shared, "resolver": self.discovery, "outbox": self.outbox, "stale": self.stale, **auth}
         self.strategy = StrategyServiceClient(**with_fallbacks)  # type: ignore[arg-type]
         self.account = AccountServiceClient(**with_fallbacks)  # type: ignore[arg-type]
         self.analytics = AnalyticsServiceClient(**with_fallbacks)  # type: ignore[arg-type]
@@ -73,6 +77,29 @@ class ClientHub:
             on_depth=lambda service, depth: self.metrics.outbox_depth.labels(service).set(depth),
         )
 
+    def _service_tokens(
+        self, settings: Settings, transport: httpx.AsyncBaseTransport | None, clock: Callable[[], float]
+    ) -> ServiceTokens | None:
+        """The owners' service tokens when `service_tokens.enabled`: from the set URL, or auth-service discovered."""
+        config = settings.service_tokens
+        if not config.enabled:
+            return None
+        if not config.client_secret:
+            raise ValueError("service_tokens.enabled needs service_tokens.client_secret")
+
+        async def discovered() -> str:
+            return (await self.discovery.resolve(TOKEN_SERVICE)).rstrip("/") + "/oauth/token"
+
+        return ServiceTokens(
+            config.token_url or discovered,
+            config.client_id,
+            config.client_secret,
+            scope=config.scope,
+            refresh_margin=config.refresh_margin_seconds,
+            transport=transport,
+            clock=clock,
+        )
+
     def _count_delivery(self, service: str, result: str) -> None:
         self.metrics.outbox_delivered.labels(service, result).inc()
 
@@ -80,6 +107,8 @@ class ClientHub:
         """Close every client and the outbox's Redis connection."""
         for client in (self.config, self.strategy, self.account, self.analytics, self.calendar):
             await client.aclose()
+        if self.tokens is not None:
+            await self.tokens.aclose()
         if self._redis is not None:
             await self._redis.aclose()
 

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from order_service.clients.breaker import BreakerBoard, CircuitBreaker
 from order_service.clients.models import ContractModel
 from order_service.clients.retry import RetryPolicy, parse_retry_after
+from order_service.clients.tokens import TokenUnavailableError
 from order_service.errors import (
     CircuitOpenError,
     ContractViolationError,
@@ -218,7 +219,8 @@ class ServiceClient:
                         retry_after=retry_after,
                     )
             except (ServiceUnavailableError, ServiceTimeoutError) as exc:
-                self.breaker.record_failure()
+                if not isinstance(exc, TokenUnavailableError):  # the auth service's outage, not the owner's
+                    self.breaker.record_failure()
                 if isinstance(exc.__cause__, httpx.ConnectError) and self._resolver is not None:
                     self._resolver.invalidate(self.service)  # it may have moved: resolve it again
                 if not (retries and call.idempotent and self._retry.may_retry(attempt)):

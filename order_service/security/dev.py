@@ -30,6 +30,12 @@ def dev_security_settings() -> SecuritySettings:
     )
 
 
+def dev_service_token_client() -> tuple[str, str]:
+    """(client id, client secret) of the order service's dev OAuth client (the auth-service mock knows it)."""
+    client = _dev()["oauth_client"]
+    return str(client["client_id"]), str(client["client_secret"])
+
+
 def dev_signer(identity: str, **kwargs: Any) -> RequestSigner:
     """A signer with the dev keys of `identity` (its newest secret)."""
     entry = _dev()["services"][identity]
