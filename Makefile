@@ -123,6 +123,7 @@ bench: venv
 	$(BIN)/python -m suites.bench.bench_routing
 	$(BIN)/python -m suites.bench.bench_clients
 	$(BIN)/python -m suites.bench.bench_signing
+	$(BIN)/python -m suites.bench.bench_tls
 	$(BIN)/python -m suites.bench.bench_redis_usage
 	$(BIN)/python -m suites.bench.bench_anomaly
 	$(BIN)/python -m suites.bench.bench_order_service

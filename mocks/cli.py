@@ -29,6 +29,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -38,6 +39,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mocks.engine import ADMIN_PREFIX, MockSettings
 from mocks.errors import ContractError
@@ -52,6 +54,8 @@ RESTART_BACKOFF_MAX_S = 10.0
 CONTROL_DIR = Path(".run/mocks")
 COVERAGE_ENV = "HARNESS_COVERAGE"  # a file: each answer of each mock appended to it (`harness coverage`)
 AUTH_SERVICE = "auth-service"
+TLS_CLIENT = "order_service"  # the certificate the order service presents to the mocks
+TLS_CALLERS = ("algo_engine", "user_interface", "risk_manager", "strategy_service")  # who calls the order service
 TOKEN_OWNERS = (
     "strategy-service",
     "account-service",
@@ -96,6 +100,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m mocks") -> in
         type=Path,
         metavar="FILE",
         help="keep applied writes in FILE (JSON lines); started again on it, the mock still answers their keys",
+    )
+    serve.add_argument("--tls-cert", type=Path, metavar="PEM", help="serve HTTPS with this certificate")
+    serve.add_argument("--tls-key", type=Path, metavar="PEM", help="the certificate's key")
+    serve.add_argument(
+        "--tls-client-ca", type=Path, metavar="PEM", help="require client certificates from this CA (mutual TLS)"
     )
     serve.add_argument(
         "--require-tokens-from",
@@ -145,6 +154,12 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m mocks") -> in
         help="port of the reference order service, started against the mocks and Redis (dev keys)",
     )
     up.add_argument("--no-order-service", action="store_true", help="do not start the reference order service")
+    up.add_argument(
+        "--tls",
+        action="store_true",
+        help="mutual TLS everywhere: a throwaway dev CA and certificates in CONTROL_DIR/tls, every mock and the "
+        "order service on HTTPS requiring client certificates, the order service presenting its own",
+    )
     up.add_argument(
         "--require-service-tokens",
         action="store_true",
@@ -235,6 +250,7 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=2,
+        **_tls_options(args),
     )
     # a socket `up` bound and handed over: no window in which another process takes the port
     # What the contract compiled to lives as long as the process: out of the collector's sight, a
@@ -244,6 +260,20 @@ def _serve(args: argparse.Namespace) -> int:
     sockets = [socket.socket(fileno=args.fd)] if args.fd is not None else None
     uvicorn.Server(config).run(sockets=sockets)
     return 0
+
+
+def _tls_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Uvicorn's TLS settings from `serve --tls-*` (none: plain HTTP)."""
+    if args.tls_cert is None:
+        if args.tls_key is not None or args.tls_client_ca is not None:
+            raise ValueError("--tls-key and --tls-client-ca need --tls-cert")
+        return {}
+    if args.tls_key is None:
+        raise ValueError("--tls-cert needs --tls-key")
+    options: dict[str, Any] = {"ssl_certfile": str(args.tls_cert), "ssl_keyfile": str(args.tls_key)}
+    if args.tls_client_ca is not None:
+        options |= {"ssl_ca_certs": str(args.tls_client_ca), "ssl_cert_reqs": ssl.CERT_REQUIRED}
+    return options
 
 
 @dataclass
@@ -281,6 +311,20 @@ class Plan:
     host_in_url: str
     redis_binary: str | None
     sockets: dict[str, socket.socket]
+    tls: Path | None = None  # the dev CA's folder (`--tls`): ca.pem, <name>.pem, <name>.key
+
+    def cert(self, name: str) -> tuple[str, str]:
+        """(certificate, key) of `name` in the dev CA's folder."""
+        assert self.tls is not None
+        return str(self.tls / f"{name}.pem"), str(self.tls / f"{name}.key")
+
+    def probe_context(self) -> ssl.SSLContext | None:
+        """How `up` itself connects to its servers: trusting the dev CA, presenting the order service's certificate."""
+        if self.tls is None:
+            return None
+        context = ssl.create_default_context(cafile=str(self.tls / "ca.pem"))
+        context.load_cert_chain(*self.cert(TLS_CLIENT))
+        return context
 
 
 def _plan(args: argparse.Namespace) -> Plan:
@@ -310,8 +354,25 @@ def _plan(args: argparse.Namespace) -> Plan:
             sock.close()
         raise ValueError("ports already in use: " + ", ".join(busy) + "; choose others with --port NAME=PORT")
     host_in_url = f"[{args.host}]" if ":" in args.host else args.host
-    urls = {name: f"http://{host_in_url}:{port}" for name, port in ports.items()}
-    return Plan(ports, urls, host_in_url, redis_binary, sockets)
+    scheme = "https" if args.tls else "http"
+    urls = {name: f"{scheme}://{host_in_url}:{port}" for name, port in ports.items()}
+    return Plan(
+        ports, urls, host_in_url, redis_binary, sockets, _dev_tls(args.control_dir / "tls") if args.tls else None
+    )
+
+
+def _dev_tls(folder: Path) -> Path:
+    """A new dev CA in `folder`: a certificate for every mock, the order service, and each calling identity."""
+    from mocks.devca import DevCA
+
+    if folder.exists():
+        shutil.rmtree(folder)
+    ca = DevCA.create(folder)
+    for name in (*SERVICES, REFERENCE):
+        ca.issue(name)
+    for identity in (TLS_CLIENT, *TLS_CALLERS):
+        ca.issue(identity, identity=identity)
+    return folder
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -350,6 +411,9 @@ def _start_mock(args: argparse.Namespace, plan: Plan, name: str) -> Child:
     command += ["--contracts-dir", str(args.contracts_dir), "--ledger", str(args.control_dir / f"{name}.ledger")]
     if name == CONFIG_SERVICE:
         command += [f"--registry={other}={url}" for other, url in plan.urls.items()]
+    if plan.tls is not None:
+        cert, key = plan.cert(name)
+        command += ["--tls-cert", cert, "--tls-key", key, "--tls-client-ca", str(plan.tls / "ca.pem")]
     if args.require_service_tokens and name in TOKEN_OWNERS:
         command += ["--require-tokens-from", plan.urls[AUTH_SERVICE] + "/oauth/introspect"]
 
@@ -384,16 +448,19 @@ def _spawn(args: argparse.Namespace, plan: Plan, children: list[Child], servers:
         children.append(_start_redis(args, plan, plan.redis_binary))
     children.extend(_start_mock(args, plan, name) for name in SERVICES)
     started = time.monotonic()
-    _wait_ready(children, args.host, args.redis_port, args.ready_timeout)
+    _wait_ready(children, args.host, args.redis_port, args.ready_timeout, plan.probe_context())
     database: str | None = None
     if plan.redis_binary and not args.no_order_service:
         database, detail = _database(args, servers)
-        children.append(_start_order_service(args, plan.urls, plan.host_in_url, database))
-        _wait_ready(children[-1:], args.host, args.redis_port, args.ready_timeout)
+        children.append(_start_order_service(args, plan, database))
+        _wait_ready(children[-1:], args.host, args.redis_port, args.ready_timeout, plan.probe_context())
     print(f"\nall mocks ready in {time.monotonic() - started:.2f} s\n")
     _print_table(children)
     if database:
         print(f"\norder service database: {database} ({detail})")
+    if plan.tls is not None:
+        print(f"\nmutual TLS: the CA is {plan.tls / 'ca.pem'}; each caller's certificate and key are")
+        print(f"{plan.tls}/<identity>.pem and .key ({', '.join(TLS_CALLERS)}; the order service's: {TLS_CLIENT})")
     if any(child.name == "order-service*" for child in children):
         print("\n* the reference order service: python -m order_service.security POST <url>/orders --data ...")
     print("\nCtrl-C stops everything.", flush=True)
@@ -484,7 +551,7 @@ def _up(args: argparse.Namespace) -> int:
     try:
         database = _spawn(args, plan, children, servers)
         if args.ready_file is not None:
-            _write_ready_file(args.ready_file, children, database)
+            _write_ready_file(args.ready_file, children, database, plan.tls)
         return _supervise(children, stop.is_set, control)
     finally:
         (control / "up.pid").unlink(missing_ok=True)
@@ -497,7 +564,7 @@ def _up(args: argparse.Namespace) -> int:
             args.ready_file.unlink(missing_ok=True)
 
 
-def _write_ready_file(path: Path, children: list[Child], database: str | None) -> None:
+def _write_ready_file(path: Path, children: list[Child], database: str | None, tls: Path | None = None) -> None:
     """The machine-readable twin of the table, written whole (a reader never sees half a file)."""
     urls = {child.name: child.url for child in children}
     ready = {
@@ -506,16 +573,16 @@ def _write_ready_file(path: Path, children: list[Child], database: str | None) -
         "redis": urls.get("redis"),
         "order_service": urls.get("order-service*"),
         "database": database,
+        "tls": str(tls.resolve()) if tls is not None else None,
     }
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(ready, indent=2) + "\n")
     partial.replace(path)
 
 
-def _start_order_service(
-    args: argparse.Namespace, urls: dict[str, str], host_in_url: str, database: str | None
-) -> Child:
+def _start_order_service(args: argparse.Namespace, plan: Plan, database: str | None) -> Child:
     """The reference order service (a separate program: the mocks do not import it) on the mocks and Redis."""
+    urls, host_in_url = plan.urls, plan.host_in_url
     env = {
         **os.environ,
         **({"ORDER_SERVICE_DATABASE_URL": database} if database else {}),
@@ -524,6 +591,7 @@ def _start_order_service(
         "ORDER_SERVICE_FALLBACK_URLS": json.dumps({n: u for n, u in urls.items() if n != CONFIG_SERVICE}),
         "PYTHONUNBUFFERED": "1",
         **({"ORDER_SERVICE_SERVICE_TOKENS__ENABLED": "true"} if args.require_service_tokens else {}),
+        **_order_service_tls(plan),
     }
     command = [
         sys.executable,
@@ -536,7 +604,7 @@ def _start_order_service(
         "--port",
         str(args.order_service_port),
     ]
-    url = f"http://{host_in_url}:{args.order_service_port}"
+    url = f"{'https' if plan.tls else 'http'}://{host_in_url}:{args.order_service_port}"
 
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen(command, env=env)
@@ -544,14 +612,33 @@ def _start_order_service(
     return Child("order-service*", url, start(), "reference implementation, dev keys", start)
 
 
-def _wait_ready(children: list[Child], host: str, redis_port: int, timeout: float) -> None:
+def _order_service_tls(plan: Plan) -> dict[str, str]:
+    """The order service's TLS settings under `--tls`: it serves mutual TLS, and presents its certificate."""
+    if plan.tls is None:
+        return {}
+    cert, key = plan.cert(REFERENCE)
+    client_cert, client_key = plan.cert(TLS_CLIENT)
+    ca = str(plan.tls / "ca.pem")
+    return {
+        "ORDER_SERVICE_SERVER__TLS_CERTFILE": cert,
+        "ORDER_SERVICE_SERVER__TLS_KEYFILE": key,
+        "ORDER_SERVICE_SERVER__TLS_CLIENT_CA": ca,
+        "ORDER_SERVICE_HTTP__TLS_CA_FILE": ca,
+        "ORDER_SERVICE_HTTP__TLS_CERTFILE": client_cert,
+        "ORDER_SERVICE_HTTP__TLS_KEYFILE": client_key,
+    }
+
+
+def _wait_ready(
+    children: list[Child], host: str, redis_port: int, timeout: float, context: ssl.SSLContext | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     pending = list(children)
     while pending:
         for child in list(pending):
             if child.process.poll() is not None:
                 raise OSError(f"{child.name} exited with status {child.process.returncode} before it was ready")
-            if _answers(child, host, redis_port):
+            if _answers(child, host, redis_port, context):
                 pending.remove(child)
         if pending and time.monotonic() > deadline:
             raise OSError(f"not ready after {timeout:.0f} s: " + ", ".join(c.name for c in pending))
@@ -559,7 +646,7 @@ def _wait_ready(children: list[Child], host: str, redis_port: int, timeout: floa
             time.sleep(0.05)
 
 
-def _answers(child: Child, host: str, redis_port: int) -> bool:
+def _answers(child: Child, host: str, redis_port: int, context: ssl.SSLContext | None) -> bool:
     if child.name == "redis":
         try:
             with socket.create_connection((host, redis_port), timeout=0.5) as sock:
@@ -569,7 +656,7 @@ def _answers(child: Child, host: str, redis_port: int) -> bool:
             return False
     probe = child.url + ("/health/ready" if child.name == "order-service*" else ADMIN_PREFIX + "/health")
     try:
-        with urllib.request.urlopen(probe, timeout=0.5) as response:
+        with urllib.request.urlopen(probe, timeout=0.5, context=context) as response:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False

@@ -27,6 +27,9 @@ class HttpSettings(BaseModel):
     pool_timeout: Annotated[float, Field(gt=0)] = 1.0
     max_connections: Annotated[int, Field(ge=1)] = 100
     max_keepalive_connections: Annotated[int, Field(ge=0)] = 20
+    tls_ca_file: Annotated[Path | None, Field(description="Trust HTTPS servers signed by this CA (PEM).")] = None
+    tls_certfile: Annotated[Path | None, Field(description="The client certificate to present (mutual TLS).")] = None
+    tls_keyfile: Annotated[Path | None, Field(description="Its key (PEM).")] = None
 
 
 class ServerSettings(BaseModel):
@@ -38,6 +41,17 @@ class ServerSettings(BaseModel):
         float, Field(gt=0, description="Seconds a connection may take to send a request's headers.")
     ] = 10.0
     keep_alive_timeout: Annotated[float, Field(gt=0, description="Seconds an idle connection is kept.")] = 5.0
+    tls_certfile: Annotated[Path | None, Field(description="Serve HTTPS with this certificate (PEM).")] = None
+    tls_keyfile: Annotated[Path | None, Field(description="The certificate's key (PEM).")] = None
+    tls_client_ca: Annotated[
+        Path | None, Field(description="Require client certificates from this CA (mutual TLS).")
+    ] = None
+    tls_identity: Annotated[
+        Literal["uri", "dns"], Field(description="Where a client certificate names its service.")
+    ] = "uri"
+    tls_uri_prefix: str = "spiffe://trading/"
+    tls_dns_suffix: Annotated[str, Field(description="With tls_identity=dns: <identity>.<suffix>.")] = ""
+    tls_reload_seconds: Annotated[float, Field(gt=0, description="How often certificate files are checked.")] = 2.0
 
 
 class RetrySettings(BaseModel):

@@ -117,6 +117,7 @@ def build_components(
             "order_service_auth_failures_total", "Refused requests by reason.", ["reason"], registry=registry
         ),
         suspension_managers=frozenset(settings.suspension.managed_by),
+        certificate_bound=settings.server.tls_client_ca is not None,
     )
     if store is None:
         store = MemoryOrderStore(

@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from order_service.clients.account import AccountServiceClient
 from order_service.clients.analytics import AnalyticsServiceClient
-from order_service.clients.base import ServiceClient
+from order_service.clients.base import ServiceClient, tls_context
 from order_service.clients.breaker import BreakerBoard
 from order_service.clients.calendar import CalendarServiceClient
 from order_service.clients.discovery import ConfigServiceClient, ServiceDiscovery
@@ -98,6 +98,7 @@ class ClientHub:
             refresh_margin=config.refresh_margin_seconds,
             transport=transport,
             clock=clock,
+            verify=tls_context(settings.http),
         )
 
     def _count_delivery(self, service: str, result: str) -> None:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
@@ -41,7 +42,7 @@ from order_service.fallbacks import FALLBACKS, Fallback
 from order_service.fallbacks.outbox import Deferred, Delivery, Outbox, OutboxItem
 from order_service.fallbacks.stale import StaleCache
 from order_service.metrics import ClientMetrics
-from order_service.settings import Settings
+from order_service.settings import HttpSettings, Settings
 
 log = logging.getLogger("order_service.clients")
 
@@ -77,6 +78,21 @@ class Call(Generic[T]):
     def idempotent(self) -> bool:
         """Whether the call may be retried: a safe method, or a write with an Idempotency-Key."""
         return self.method in IDEMPOTENT_METHODS or self.idempotency_key is not None
+
+
+def tls_context(http: HttpSettings) -> ssl.SSLContext | bool:
+    """What the clients verify servers with (the system's CAs, or `tls_ca_file`), with a client certificate.
+
+    The certificate (`tls_certfile`, `tls_keyfile`) is presented to servers that ask for one (mutual TLS).
+    """
+    if http.tls_ca_file is None and http.tls_certfile is None:
+        return True
+    context = ssl.create_default_context(cafile=str(http.tls_ca_file) if http.tls_ca_file else None)
+    if http.tls_certfile is not None:
+        if http.tls_keyfile is None:
+            raise ValueError("http.tls_certfile needs http.tls_keyfile")
+        context.load_cert_chain(http.tls_certfile, http.tls_keyfile)
+    return context
 
 
 def new_idempotency_key(operation: str) -> str:
@@ -165,6 +181,7 @@ class ServiceClient:
                 ),
                 headers={"accept": "application/json"},
                 auth=self._auth,
+                verify=tls_context(http),
                 trust_env=False,  # settings, not the environment, say where services are
             )
         return self._client

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ class ServiceTokens:
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self._token_url = token_url
         self._form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret}
@@ -64,7 +66,7 @@ class ServiceTokens:
             self._form["scope"] = scope
         self._margin = refresh_margin
         self._clock = clock
-        self._http = httpx.AsyncClient(transport=transport, timeout=timeout, trust_env=False)
+        self._http = httpx.AsyncClient(transport=transport, timeout=timeout, trust_env=False, verify=verify)
         self._token: Token | None = None
         self._flight: asyncio.Future[Token] | None = None
         self.fetches = 0  # how many times a token was fetched (for tests and metrics)

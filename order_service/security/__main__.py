@@ -12,7 +12,9 @@ response headers with -i, and the body; exits 0 on 2xx, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import ssl
 import sys
+from pathlib import Path
 
 import httpx
 
@@ -31,6 +33,11 @@ def main(argv: list[str] | None = None, prog: str = "python -m order_service.sec
     parser.add_argument(
         "--signing-version", type=int, choices=(1, 2), default=2, help="request signing version (default 2)"
     )
+    parser.add_argument(
+        "--tls-dir",
+        type=Path,
+        help="mutual TLS: trust DIR/ca.pem and present DIR/<identity>.pem (`mocks up --tls` makes them)",
+    )
     parser.add_argument("-i", "--include", action="store_true", help="print the response headers")
     args = parser.parse_args(argv)
     headers = {"content-type": "application/json"} if args.data else {}
@@ -38,12 +45,17 @@ def main(argv: list[str] | None = None, prog: str = "python -m order_service.sec
         headers["authorization"] = "Bearer " + dev_user_token(args.user, (args.account,))
         headers["x-trading-account-id"] = args.account
     try:
-        with httpx.Client(auth=dev_signer(args.identity, version=args.signing_version), timeout=10) as client:
+        verify: ssl.SSLContext | bool = True
+        if args.tls_dir is not None:
+            verify = ssl.create_default_context(cafile=str(args.tls_dir / "ca.pem"))
+            verify.load_cert_chain(args.tls_dir / f"{args.identity}.pem", args.tls_dir / f"{args.identity}.key")
+        signer = dev_signer(args.identity, version=args.signing_version)
+        with httpx.Client(auth=signer, timeout=10, verify=verify) as client:
             response = client.request(args.method, args.url, content=args.data, headers=headers)
     except KeyError:
         print(f"error: no dev keys for identity {args.identity!r}", file=sys.stderr)
         return 2
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, OSError, ssl.SSLError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"HTTP {response.status_code}")

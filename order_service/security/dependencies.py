@@ -37,6 +37,7 @@ class SecurityContext:
     users: UserTokens
     failures: Counter  # order_service_auth_failures_total{reason}
     suspension_managers: frozenset[str] = frozenset()  # who may read and lift suspensions
+    certificate_bound: bool = False  # mutual TLS: the client certificate must name X-Service-Identity
 
 
 def _context(request: Request) -> SecurityContext:
@@ -83,6 +84,7 @@ def require_service(operation: str, coverage: Coverage = ORDER_ENDPOINTS) -> Cal
     async def service_identity(request: Request) -> str:
         context = _context(request)
         identity = await context.verifier.verify(signed_request(request, await request.body()), coverage)
+        _bound_to_certificate(request, context, identity)
         context.services.authorize(identity, operation)
         return identity
 
@@ -94,9 +96,26 @@ async def validate_suspension_management(request: Request) -> str:
     """A signed request (no user, no account) from an identity that may read and lift suspensions; its identity."""
     context = _context(request)
     identity = await context.verifier.verify(signed_request(request, await request.body()), SERVICE_ONLY)
+    _bound_to_certificate(request, context, identity)
     if identity not in context.suspension_managers:
         raise AuthorizationError("operation_not_allowed", f"{identity} may not manage suspensions", identity=identity)
     return identity
+
+
+def _bound_to_certificate(request: Request, context: SecurityContext, identity: str) -> None:
+    """Under mutual TLS, the signed identity must be the one the client certificate names (403 otherwise)."""
+    if not context.certificate_bound:
+        return
+    tls = request.scope.get("extensions", {}).get("tls")
+    if tls is None:
+        raise AuthenticationError("certificate_required", "no client certificate on this connection", identity=identity)
+    named = tls.get("client_identity")
+    if named != identity:
+        raise AuthorizationError(
+            "certificate_identity",
+            f"the client certificate names {named!r}, the request {identity!r}",
+            identity=identity,
+        )
 
 
 validate_order_placement = require_service("place_order")

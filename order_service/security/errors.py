@@ -25,6 +25,8 @@ PUBLIC = {
     "stale_timestamp": "request timestamp missing or outside the accepted window",
     "replayed": "request already seen",
     "replay_unverifiable": "request cannot be checked for replay; sign it again",
+    "certificate_required": "a client certificate is required",
+    "certificate_identity": "the client certificate does not name the calling service",
     "bad_token": "invalid or expired user token",
     "operation_not_allowed": "the calling service may not perform this operation",
     "account_not_allowed": "the user may not act for this trading account",

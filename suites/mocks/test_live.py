@@ -78,6 +78,7 @@ def test_up_prints_the_table_starts_redis_and_stops_everything_on_sigterm(tmp_pa
             "redis": f"redis://127.0.0.1:{redis_port}/0",
             "order_service": f"http://127.0.0.1:{order_port}",
             "database": f"postgresql://postgres@127.0.0.1:{postgres_port}/postgres",
+            "tls": None,  # the dev CA's folder under --tls
         }
         assert redis_ping(redis_port).startswith(b"+PONG")
         with httpx.Client(timeout=5) as client:
