@@ -25,7 +25,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
@@ -233,30 +233,20 @@ class RequestVerifier:
 
         sent = values[SIGNATURE]
         sent_bytes = sent.encode()  # compare_digest refuses non-ASCII str; header text (latin-1) always encodes
-        nonce = nonces[0] if nonces else None
+        fields: dict[str, Any] = {
+            "timestamp": raw_timestamp,
+            "method": request.method,
+            "path": request.path,
+            "query": request.query,
+            "identity": identity,
+            "nonce": nonces[0] if nonces else None,
+            "body": request.body,
+        }
         if version == 1:
-            signed = string_to_sign(
-                timestamp=raw_timestamp,
-                method=request.method,
-                path=request.path,
-                query=request.query,
-                identity=identity,
-                nonce=nonce,
-                body=request.body,
-            )
+            signed = string_to_sign(**fields)
         else:
             listed, covered = _covered(request, coverage, identity)
-            signed = string_to_sign_v2(
-                timestamp=raw_timestamp,
-                method=request.method,
-                path=request.path,
-                query=request.query,
-                identity=identity,
-                nonce=nonce,
-                signed_headers=listed,
-                covered=covered,
-                body=request.body,
-            )
+            signed = string_to_sign_v2(**fields, signed_headers=listed, covered=covered)
         secrets = credential.signing_secrets if credential else (_DUMMY_SECRET,)
         well_formed = bool(_SIGNATURE.fullmatch(sent))
         signature_ok = any([hmac.compare_digest(signature(secret, signed).encode(), sent_bytes) for secret in secrets])

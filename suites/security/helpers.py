@@ -1,8 +1,9 @@
-"""Building signed requests for the security suites, independently of the module they test.
+"""Building signed requests for the security suites, independently of the module they test; a served app.
 
 `signed()` derives the string to sign with its own small canonicaliser, written from the
 spec (README "Request signing, version 1"), not with `order_service.security.signing`: a bug
 in the shared canonicalisation would otherwise sign and verify the same wrong string.
+`served_order_service()` runs the app on a real socket for the CLI and signing-v2 tests.
 """
 
 from __future__ import annotations
@@ -10,7 +11,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import string
+import subprocess
+import sys
+from collections.abc import Iterator
 
+import httpx
+
+from harness.processes import stop_process, wait_until
+from harness.servers import free_port
 from order_service.security.credentials import CredentialStore
 from order_service.security.verifying import SignedRequest
 
@@ -124,3 +132,29 @@ def with_header(request: SignedRequest, name: str, values: list[str] | None) -> 
     else:
         headers[name] = values
     return replace(request, headers=headers)
+
+
+_SERVE = (
+    "import sys, uvicorn; from order_service.api.app import create_app; from order_service.settings import Settings; "
+    "from order_service.security.dev import dev_security_settings; "
+    "security = dev_security_settings().model_copy(update={'accept_v1': sys.argv[2] == 'on'}); "
+    "uvicorn.run(create_app(Settings(security=security)), host='127.0.0.1', port=int(sys.argv[1]), log_level='warning')"
+)
+
+
+def served_order_service(*, accept_v1: bool = True) -> Iterator[str]:
+    """A real order service (uvicorn on loopback, dev keys, no Redis) while the generator runs; yields its URL."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-c", _SERVE, str(port), "on" if accept_v1 else "off"])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(
+            lambda: httpx.get(url + "/orders", timeout=0.5).status_code == 401,
+            what="the order service",
+            timeout=20,
+            process=process,
+            interval=0.05,
+        )
+        yield url
+    finally:
+        stop_process(process)

@@ -7,38 +7,17 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
-from harness.processes import stop_process, wait_until
-from harness.servers import free_port
 from suites.fixtures.orders import market_order
+from suites.security.helpers import served_order_service
 
 pytestmark = pytest.mark.live
-SERVE = (
-    "import sys, uvicorn; from order_service.api.app import create_app; from order_service.settings import Settings; "
-    "from order_service.security.dev import dev_security_settings; "
-    "uvicorn.run(create_app(Settings(security=dev_security_settings())), host='127.0.0.1', port=int(sys.argv[1]), "
-    "log_level='warning')"
-)
 
 
 @pytest.fixture(scope="module")
 def order_service_url() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-c", SERVE, str(port)])
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(
-            lambda: httpx.get(url + "/orders", timeout=0.5).status_code == 401,
-            what="the order service",
-            timeout=20,
-            process=process,
-            interval=0.05,
-        )
-        yield url
-    finally:
-        stop_process(process)
+    yield from served_order_service()
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -8,53 +8,27 @@ and is refused when it is off. A duplicated account header is refused either way
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from harness.processes import stop_process, wait_until
-from harness.servers import free_port
 from order_service.security.dev import dev_signer, dev_user_token
 from suites.fixtures.orders import market_order
+from suites.security.helpers import served_order_service
 
 pytestmark = pytest.mark.live
-SERVE = (
-    "import sys, uvicorn; from order_service.api.app import create_app; from order_service.settings import Settings; "
-    "from order_service.security.dev import dev_security_settings; "
-    "security = dev_security_settings().model_copy(update={'accept_v1': sys.argv[2] == 'on'}); "
-    "uvicorn.run(create_app(Settings(security=security)), host='127.0.0.1', port=int(sys.argv[1]), log_level='warning')"
-)
 TWO_ACCOUNTS = {"authorization": "Bearer " + dev_user_token("user-2", ("ZX1234", "AB1234"))}
-
-
-def serve(accept_v1: str) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-c", SERVE, str(port), accept_v1])
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(
-            lambda: httpx.get(url + "/orders", timeout=0.5).status_code == 401,
-            what="the order service",
-            timeout=20,
-            process=process,
-            interval=0.05,
-        )
-        yield url
-    finally:
-        stop_process(process)
 
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[str]:
-    yield from serve("on")
+    yield from served_order_service()
 
 
 @pytest.fixture(scope="module")
 def v2_only() -> Iterator[str]:
-    yield from serve("off")
+    yield from served_order_service(accept_v1=False)
 
 
 def signed_order(url: str, version: int, account: str = "ZX1234") -> httpx.Request:
