@@ -47,6 +47,7 @@ class Result:
 CHECKS: list[Check] = []
 GROUPS = (
     "signing",
+    "signing-v2",
     "matrix",
     "tokens",
     "rate-limits",

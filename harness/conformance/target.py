@@ -34,6 +34,7 @@ from order_service.security.signing import (
     TIMESTAMP,
     signature,
     string_to_sign,
+    string_to_sign_v2,
 )
 
 ORDER: dict[str, Any] = {
@@ -254,6 +255,42 @@ class Target:
         if sent_nonce:
             headers[NONCE] = sent_nonce
         return headers
+
+    def signing_headers_v2(
+        self,
+        identity: str,
+        method: str,
+        path: str,
+        body: bytes,
+        covered: Mapping[str, str],
+        *,
+        listed: str | None = None,
+    ) -> dict[str, str]:
+        """The v2 headers of a request whose `covered` headers (name: value) are signed; `listed` sends another list."""
+        api_key, secret = self.identity(identity)
+        stamp, nonce = str(int(time.time())), secrets.token_urlsafe(16)
+        raw_path, _, query = path.partition("?")
+        names = ";".join(covered)
+        text = string_to_sign_v2(
+            timestamp=stamp,
+            method=method,
+            path=raw_path,
+            query=query,
+            identity=identity,
+            nonce=nonce,
+            signed_headers=names,
+            covered=list(covered.values()),
+            body=body,
+        )
+        return {
+            IDENTITY: identity,
+            API_KEY: api_key,
+            TIMESTAMP: stamp,
+            NONCE: nonce,
+            SIGNATURE: signature(secret.encode(), text),
+            "x-signature-version": "2",
+            "x-signed-headers": names,
+        }
 
     def send(
         self,

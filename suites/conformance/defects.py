@@ -31,6 +31,22 @@ class Defect:
 _NO_CALL = "(lambda *_, **__: None)("
 _LIST = [
     Defect(
+        "v2-account-optional",
+        "signing v2 without the account required in the covered list",
+        "order_service.security.verifying",
+        'ORDER_ENDPOINTS = Coverage(always=("authorization", "x-trading-account-id"))',
+        'ORDER_ENDPOINTS = Coverage(always=("authorization",))',
+        "signing-v2.covers-account",
+    ),
+    Defect(
+        "v2-token-optional",
+        "signing v2 without the user token required in the covered list",
+        "order_service.security.verifying",
+        'ORDER_ENDPOINTS = Coverage(always=("authorization", "x-trading-account-id"))',
+        'ORDER_ENDPOINTS = Coverage(always=("x-trading-account-id",))',
+        "signing-v2.covers-token",
+    ),
+    Defect(
         "skew-exclusive",
         "the skew window checked with >= instead of > (300 s refused)",
         "order_service.security.verifying",
