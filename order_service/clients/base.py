@@ -14,10 +14,12 @@ import contextlib
 import logging
 import random
 import ssl
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 import httpx
@@ -42,6 +44,7 @@ from order_service.fallbacks import FALLBACKS, Fallback
 from order_service.fallbacks.outbox import Deferred, Delivery, Outbox, OutboxItem
 from order_service.fallbacks.stale import StaleCache
 from order_service.metrics import ClientMetrics
+from order_service.security.mtls import CertificateReloader
 from order_service.settings import HttpSettings, Settings
 
 log = logging.getLogger("order_service.clients")
@@ -84,15 +87,28 @@ def tls_context(http: HttpSettings) -> ssl.SSLContext | bool:
     """What the clients verify servers with (the system's CAs, or `tls_ca_file`), with a client certificate.
 
     The certificate (`tls_certfile`, `tls_keyfile`) is presented to servers that ask for one (mutual TLS).
+    One context per set of files, shared by every client, and watched: a rotated certificate or CA
+    is used by new connections without a restart.
     """
     if http.tls_ca_file is None and http.tls_certfile is None:
         return True
-    context = ssl.create_default_context(cafile=str(http.tls_ca_file) if http.tls_ca_file else None)
-    if http.tls_certfile is not None:
-        if http.tls_keyfile is None:
-            raise ValueError("http.tls_certfile needs http.tls_keyfile")
-        context.load_cert_chain(http.tls_certfile, http.tls_keyfile)
-    return context
+    files = (http.tls_ca_file, http.tls_certfile, http.tls_keyfile)
+    with _TLS_LOCK:
+        known = _TLS_CONTEXTS.get(files)
+        if known is not None:
+            return known
+        context = ssl.create_default_context(cafile=str(http.tls_ca_file) if http.tls_ca_file else None)
+        if http.tls_certfile is not None:
+            if http.tls_keyfile is None:
+                raise ValueError("http.tls_certfile needs http.tls_keyfile")
+            context.load_cert_chain(http.tls_certfile, http.tls_keyfile)
+            CertificateReloader(context, http.tls_certfile, http.tls_keyfile, http.tls_ca_file).start()
+        _TLS_CONTEXTS[files] = context
+        return context
+
+
+_TLS_CONTEXTS: dict[tuple[Path | None, ...], ssl.SSLContext] = {}
+_TLS_LOCK = threading.Lock()
 
 
 def new_idempotency_key(operation: str) -> str:

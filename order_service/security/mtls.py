@@ -19,8 +19,6 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from cryptography import x509
-
 log = logging.getLogger("order_service.security.mtls")
 
 
@@ -28,6 +26,8 @@ def identity_of(
     der: bytes, *, mode: str = "uri", uri_prefix: str = "spiffe://trading/", dns_suffix: str = ""
 ) -> str | None:
     """The service identity a DER client certificate names, or None when it names none."""
+    from cryptography import x509  # loaded by the first TLS connection, not by every import of the clients
+
     try:
         names = x509.load_der_x509_certificate(der).extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except (ValueError, x509.ExtensionNotFound):
@@ -42,7 +42,12 @@ def identity_of(
 
 
 class CertificateReloader:
-    """Reload `context`'s certificate chain and client CA when the files change (polled every `interval` s)."""
+    """Reload `context`'s certificate chain and CA when the files change (polled every `interval` s).
+
+    For a server the CA is the one client certificates must chain to; for a client, the one
+    servers must. A CA file can add CAs to the context but not take one away (OpenSSL keeps
+    what it loaded): dropping a CA needs a restart.
+    """
 
     def __init__(
         self, context: ssl.SSLContext, certfile: Path, keyfile: Path, client_ca: Path | None, interval: float = 2.0

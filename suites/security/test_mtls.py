@@ -26,8 +26,10 @@ import pytest
 from harness.processes import stop_process, wait_until
 from harness.servers import free_port
 from mocks.devca import DevCA, Issued
+from order_service.clients.base import tls_context
 from order_service.security.dev import dev_signer, dev_user_token
 from order_service.security.mtls import identity_of
+from order_service.settings import HttpSettings
 from suites.fixtures.orders import market_order
 from suites.fixtures.redis import RealRedis
 
@@ -167,3 +169,31 @@ def test_identity_comes_from_one_uri_or_one_dns_name(tmp_path: Path) -> None:
     assert identity_of(dns) is None  # no URI
     both = der(ca.issue("c", dns=("algo_engine.svc.trading", "risk_manager.svc.trading")))
     assert identity_of(both, mode="dns", dns_suffix="svc.trading") is None  # two names prove neither
+
+
+def test_a_client_certificate_rotated_on_disk_is_presented_without_a_restart(
+    tls_service: TlsService, tmp_path: Path
+) -> None:
+    """The clients' shared context (`tls_context`) watches its files: new connections present the new one."""
+    cert, key = tmp_path / "client.pem", tmp_path / "client.key"
+
+    def install(name: str) -> None:
+        source = issued(tls_service, name)
+        for src, dst in ((source.key, key), (source.cert, cert)):
+            (dst.with_suffix(".partial")).write_bytes(src.read_bytes())
+            dst.with_suffix(".partial").replace(dst)
+
+    install("algo_engine")
+    context = tls_context(HttpSettings(tls_ca_file=tls_service.ca.cert_path, tls_certfile=cert, tls_keyfile=key))
+    assert isinstance(context, ssl.SSLContext)
+
+    def placed_as_algo_engine() -> int:
+        with httpx.Client(base_url=tls_service.url, verify=context, timeout=5) as client:  # a new connection
+            return place(client).status_code
+
+    assert placed_as_algo_engine() == 201
+    install("risk_manager")  # the certificate of another service now sits in the client's files
+    deadline = time.monotonic() + 10
+    while placed_as_algo_engine() != 403:
+        assert time.monotonic() < deadline, "the client kept presenting the old certificate"
+        time.sleep(0.2)
