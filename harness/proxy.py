@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl
 import httpx
 import orjson
 
+from harness.hops import NOT_FORWARDED, NOT_RETURNED
 from mocks.contract import Contract, Operation, is_json_media
 from mocks.engine import Receive, Scope, Send
 from mocks.errors import RequestRejected
@@ -31,9 +32,7 @@ from mocks.router import Router
 from mocks.validation import parse_request
 
 ADMIN = "/__admin"
-# hop-by-hop headers (RFC 9110 7.6.1) and what the server here sets itself
-_NOT_FORWARDED = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"upgrade", b"te", b"trailer", b"host"})
-_NOT_RETURNED = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"})
+_NOT_FORWARDED = frozenset(name.encode() for name in NOT_FORWARDED)  # ASGI header names are bytes
 
 
 @dataclass(frozen=True)
@@ -243,7 +242,7 @@ def _check_answer(op: Operation, answer: httpx.Response) -> list[Problem]:
 
 def _returned(headers: httpx.Headers) -> list[tuple[bytes, bytes]]:
     return [
-        (k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.multi_items() if k.lower() not in _NOT_RETURNED
+        (k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.multi_items() if k.lower() not in NOT_RETURNED
     ]
 
 

@@ -26,13 +26,12 @@ from typing import Any
 import httpx
 
 from harness.errors import UsageError
+from harness.hops import NOT_FORWARDED, NOT_RETURNED
 from order_service.security.signing import NEVER_SIGNED, RequestSigner
 
 Prepare = Callable[[httpx.Request], None]
 Signer = Callable[[httpx.Request], httpx.Auth]  # the request (its X-Service-Identity) -> who signs it
-# hop-by-hop headers (RFC 9110 7.6.1), the host, and what the server here sets itself
-_NOT_FORWARDED = frozenset({"connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer", "host"})
-_NOT_RETURNED = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"})
+_DROPPED = NOT_FORWARDED | NEVER_SIGNED  # the recorded signature goes; a fresh one is made
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ class ResigningProxy:
 
     def forward(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> httpx.Response:
         """Send one request on, signed afresh; keep the exchange."""
-        kept = [(k, v) for k, v in headers if k.lower() not in _NOT_FORWARDED | NEVER_SIGNED]
+        kept = [(k, v) for k, v in headers if k.lower() not in _DROPPED]
         identity = next((v for k, v in headers if k.lower() == "x-service-identity"), None)
         request = self._http.build_request(method, self.upstream + target, headers=kept, content=body)
         if identity is not None:
@@ -112,7 +111,7 @@ def _handler(proxy: ResigningProxy) -> type[BaseHTTPRequestHandler]:
             except (httpx.HTTPError, UsageError) as exc:
                 self._answer(502, [("content-type", "application/json")], _error(f"re-signing proxy: {exc}"))
                 return
-            kept = [(k, v) for k, v in answer.headers.multi_items() if k.lower() not in _NOT_RETURNED]
+            kept = [(k, v) for k, v in answer.headers.multi_items() if k.lower() not in NOT_RETURNED]
             self._answer(answer.status_code, kept, answer.content)
 
         def _answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:

@@ -20,10 +20,13 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from order_service.errors import OrderServiceError
 from order_service.settings import SuspensionSettings
+
+if TYPE_CHECKING:
+    from order_service.orders.migrate import Db  # asyncpg's types: the memory store does not load them
 
 
 class AccountSuspended(OrderServiceError):
@@ -144,13 +147,6 @@ class MemorySuspensions:
         return lifted
 
 
-class _Db(Protocol):
-    async def execute(self, query: str, *args: Any) -> str: ...
-    async def fetchrow(self, query: str, *args: Any) -> Any: ...
-    async def fetchval(self, query: str, *args: Any) -> Any: ...
-    def transaction(self) -> Any: ...
-
-
 _COLUMNS = "account, since, until, critical_count, lifted_at, lifted_by"
 _LAST = f"SELECT {_COLUMNS} FROM order_service.suspensions WHERE account = $1"
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('suspension:' || $1, 0))"
@@ -176,7 +172,7 @@ def _suspension(row: Any) -> Suspension | None:
 class PostgresSuspensions:
     """Suspensions in the order service's schema, on the order store's pool (`connection` lends one)."""
 
-    def __init__(self, connection: Callable[[], contextlib.AbstractAsyncContextManager[_Db]]) -> None:
+    def __init__(self, connection: Callable[[], contextlib.AbstractAsyncContextManager[Db]]) -> None:
         self._connection = connection
 
     async def current(self, account: str, at: datetime) -> Suspension | None:
@@ -204,7 +200,7 @@ class PostgresSuspensions:
             return _suspension(await db.fetchrow(_LIFT, account, at, identity))
 
     @contextlib.asynccontextmanager
-    async def _locked(self, account: str) -> AsyncIterator[_Db]:
+    async def _locked(self, account: str) -> AsyncIterator[Db]:
         async with self._connection() as db, db.transaction():
             await db.execute(_LOCK, account)
             yield db

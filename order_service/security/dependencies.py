@@ -75,17 +75,23 @@ def _once(request: Request, name: str) -> str | None:
     return values[0] if values else None
 
 
-def require_service(operation: str, coverage: Coverage = ORDER_ENDPOINTS) -> Callable[[Request], Awaitable[str]]:
+async def _signed_identity(request: Request, coverage: Coverage) -> str:
+    """The verified identity of a signed request (v2 covering what `coverage` names), bound to its certificate."""
+    context = _context(request)
+    identity = await context.verifier.verify(signed_request(request, await request.body()), coverage)
+    _bound_to_certificate(request, context, identity)
+    return identity
+
+
+def require_service(operation: str) -> Callable[[Request], Awaitable[str]]:
     """A dependency: the request is signed by a known service allowed `operation`; its identity.
 
-    A v2 signature must cover what `coverage` names (the user token and the account on the order endpoints).
+    A v2 signature must cover the user token and the account (`ORDER_ENDPOINTS`).
     """
 
     async def service_identity(request: Request) -> str:
-        context = _context(request)
-        identity = await context.verifier.verify(signed_request(request, await request.body()), coverage)
-        _bound_to_certificate(request, context, identity)
-        context.services.authorize(identity, operation)
+        identity = await _signed_identity(request, ORDER_ENDPOINTS)
+        _context(request).services.authorize(identity, operation)
         return identity
 
     service_identity.__name__ = f"validate_{operation}"
@@ -94,10 +100,8 @@ def require_service(operation: str, coverage: Coverage = ORDER_ENDPOINTS) -> Cal
 
 async def validate_suspension_management(request: Request) -> str:
     """A signed request (no user, no account) from an identity that may read and lift suspensions; its identity."""
-    context = _context(request)
-    identity = await context.verifier.verify(signed_request(request, await request.body()), SERVICE_ONLY)
-    _bound_to_certificate(request, context, identity)
-    if identity not in context.suspension_managers:
+    identity = await _signed_identity(request, SERVICE_ONLY)
+    if identity not in _context(request).suspension_managers:
         raise AuthorizationError("operation_not_allowed", f"{identity} may not manage suspensions", identity=identity)
     return identity
 

@@ -37,9 +37,9 @@ NONCE = "x-request-nonce"
 VERSION = "x-signature-version"
 SIGNED_HEADERS = "x-signed-headers"
 NEVER_SIGNED = frozenset({IDENTITY, API_KEY, TIMESTAMP, SIGNATURE, NONCE, VERSION, SIGNED_HEADERS})
+_OWS = " \t"  # leading and trailing spaces and tabs of a covered value are not signed
 # What the signer covers when present: the order endpoints require the first two, and the
 # idempotency key and content type when they are sent.
-_OWS = " \t"  # leading and trailing spaces and tabs of a covered value are not signed
 COVERED = ("authorization", "x-trading-account-id", "idempotency-key", "content-type")
 
 
@@ -166,11 +166,6 @@ class RequestSigner(httpx.Auth):
         request.headers[SIGNATURE] = signature(self._secret, signed)
         if nonce:
             request.headers[NONCE] = nonce
-
-    @property
-    def version(self) -> int:
-        """The signing version this signer writes."""
-        return self._version
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         self.sign(request)

@@ -21,6 +21,7 @@ from harness.processes import stop_process, wait_until
 from harness.servers import free_port
 from order_service.security.credentials import CredentialStore
 from order_service.security.verifying import SignedRequest
+from suites.fixtures import environment
 
 UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
 HEX = frozenset(b"0123456789abcdefABCDEF")
@@ -63,6 +64,17 @@ def spec_string_to_sign(
     """The seven fields of the v1 signed string, joined by newlines."""
     fields = (timestamp, method.upper(), path, spec_canonical_query(query), identity, nonce or "")
     return "\n".join((*fields, hashlib.sha256(body).hexdigest()))
+
+
+def openssl_hmac(secret: str, text: str) -> str:
+    """HMAC-SHA256 of `text` as openssl computes it: an implementation independent of Python's."""
+    out = subprocess.run(
+        [environment.binary("openssl"), "dgst", "-sha256", "-hmac", secret, "-r"],
+        input=text.encode(),
+        capture_output=True,
+        check=True,
+    ).stdout
+    return out.split()[0].decode()
 
 
 def spec_signature(secret: bytes, text: str) -> str:
