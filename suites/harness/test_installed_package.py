@@ -90,6 +90,9 @@ def test_the_wheel_carries_contracts_pacts_and_dev_keys(installed: Installed) ->
         for p in ("strategy-service", "account-service", "analytics-service", "config-service")
     } <= names
     assert "order_service/security/dev_credentials.json" in names
+    assert "order_service/security/signing_vectors_v2.json" in names
+    assert "mocks/dev_oauth_clients.json" in names
+    assert "harness/pacts/algo-engine-order-service.json" in names
     entry_points = zipfile.ZipFile(installed.wheel).read(
         next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     )
@@ -120,12 +123,15 @@ def test_the_installed_package_finds_its_contracts_and_dev_keys(installed: Insta
     """What a bare wheel lacked: `build_mock` raised ContractError, `dev_security_settings` FileNotFoundError."""
     probe = (
         "from mocks.registry import build_mock; from order_service.security.dev import dev_security_settings; "
+        "from order_service.security.signing import published_refusals, published_vectors; "
         "app = build_mock('strategy-service'); settings = dev_security_settings(); "
-        "print(sorted(app.engine.contract.operations)[0], settings.credentials_file.is_file())"
+        "auth = build_mock('auth-service').engine.behaviour; "  # its dev clients are package data too
+        "print(sorted(app.engine.contract.operations)[0], settings.credentials_file.is_file(), "
+        "len(published_vectors(2)) > 0, len(published_refusals()) > 0, 'order-service' in auth.clients)"
     )
     result = installed.run(installed.bin("python"), "-c", probe)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["createDefaultStrategy", "True"]
+    assert result.stdout.split() == ["createDefaultStrategy", "True", "True", "True", "True"]
 
 
 def test_harness_help_names_every_command(installed: Installed) -> None:

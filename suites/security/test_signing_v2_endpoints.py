@@ -8,13 +8,21 @@ and is refused when it is off. A duplicated account header is refused either way
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from harness.processes import stop_process
+from harness.servers import free_port
 from order_service.security.dev import dev_signer, dev_user_token
 from suites.fixtures.orders import market_order
+from suites.fixtures.processes import start_answering
+from suites.fixtures.redis import RealRedis
 from suites.security.helpers import served_order_service
 
 pytestmark = pytest.mark.live
@@ -115,3 +123,41 @@ def test_a_v2_request_without_a_user_token_fails_at_the_signature(service: str) 
     assert answer.status_code == 401
     assert answer.json()["message"].startswith("X-Signed-Headers is malformed or does not cover")
     assert answer.headers["www-authenticate"].startswith("Signature ")
+
+
+@pytest.mark.redis
+def test_serve_dev_keeps_the_environment_s_security_settings(real_redis: RealRedis, tmp_path: Path) -> None:
+    """`serve --dev` replaced the whole security block with the dev one: ACCEPT_V1=false was lost and v1 passed."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "ORDER_SERVICE_REDIS_URL": real_redis.url,
+        "ORDER_SERVICE_CONFIG_SERVICE_URL": "http://127.0.0.1:9",
+        "ORDER_SERVICE_SECURITY__ACCEPT_V1": "false",
+    }
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "order_service", "serve", "--dev", "--port", str(port)]
+    process = start_answering(command, url + "/metrics", tmp_path / "serve.log", env=env)
+    try:
+        refused = send(signed_order(url, 1))
+        assert refused.status_code == 401
+        assert refused.json()["message"] == "request signing version 1 is no longer accepted; sign with version 2"
+        assert send(signed_order(url, 2)).status_code == 201  # the dev keys are in place
+    finally:
+        stop_process(process)
+
+
+def test_an_invalid_setting_is_a_clear_error_not_a_traceback() -> None:
+    env = {**os.environ, "ORDER_SERVICE_SUSPENSION__CRITICAL_LIMIT": "-1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "order_service", "serve", "--dev", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: the ORDER_SERVICE_* settings are invalid")
+    assert "suspension.critical_limit" in result.stderr
+    assert "Traceback" not in result.stderr
