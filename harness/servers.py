@@ -82,7 +82,7 @@ class MockHandle:
             self._admin.remove_fault(fault_id)
 
     def journal(self, **filters: Any) -> list[Entry]:
-        """Received requests, oldest first; filters: operation_id, method, path, status, since, limit."""
+        """Received requests, oldest first; filters: operation_id, method, path, status, trace_id, since, limit."""
         return self._admin.entries(filters)
 
     def assert_called(self, operation_id: str, *, times: int | None = None) -> list[Entry]:

@@ -201,11 +201,18 @@ def build_admin_router(engine: Engine) -> APIRouter:
         method: str | None = None,
         path: str | None = None,
         status: int | None = None,
+        trace_id: str | None = Query(None, pattern="^[0-9a-f]{32}$"),
         since: int = 0,
         limit: int | None = Query(None, ge=1),
     ) -> dict[str, Any]:
         entries = engine.journal.find(
-            operation_id=operation_id, method=method, path=path, status=status, since=since, limit=limit
+            operation_id=operation_id,
+            method=method,
+            path=path,
+            status=status,
+            trace_id=trace_id,
+            since=since,
+            limit=limit,
         )
         return {"total": engine.journal.total, "entries": [e.as_dict() for e in entries]}
 

@@ -47,6 +47,7 @@ from mocks.postgres import PostgresServer, PostgresUnavailable
 from mocks.postgres import available as postgres_available
 from mocks.registry import CONFIG_SERVICE, CONTRACTS_DIR, SERVICES
 from mocks.tokens import IntrospectionCheck
+from mocks.tracing import MockTracing, otlp_provider
 
 ANY_CONTRACT_PORT = 4010  # `serve FILE` (Prism's default, so a switch from it keeps its URLs)
 READY_TIMEOUT_S = 60.0  # a loaded 2-core machine took more than 20 s
@@ -111,6 +112,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m mocks") -> in
         metavar="INTROSPECT_URL",
         help="require a service token on every request, checked at this introspection endpoint (RFC 7662)",
     )
+    serve.add_argument(
+        "--otlp-endpoint",
+        metavar="URL",
+        help="send the mock's spans (callers' traces continued) to this OTLP/HTTP traces URL",
+    )
 
     for verb, what in (("stop", "stop one child of a running `up` (it stays down)"), ("start", "start it again")):
         control = commands.add_parser(verb, help=what)
@@ -164,6 +170,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m mocks") -> in
         "--require-service-tokens",
         action="store_true",
         help="the owner mocks require a token from the auth-service mock; the order service fetches one (dev client)",
+    )
+    up.add_argument(
+        "--otlp-endpoint",
+        metavar="URL",
+        help="trace: the order service and every mock send their spans to this OTLP/HTTP traces URL",
     )
     up.add_argument("--contracts-dir", type=Path, default=CONTRACTS_DIR)
     up.add_argument(
@@ -240,6 +251,9 @@ def _serve(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.name!r} is neither a service ({', '.join(sorted(SERVICES))}) nor a contract file")
     if args.require_tokens_from:
         app.engine.token_check = IntrospectionCheck(args.require_tokens_from)
+    if args.otlp_endpoint:
+        service_name = args.name if args.name in SERVICES else Path(args.name).stem
+        app.engine.tracing = MockTracing(otlp_provider(service_name, args.otlp_endpoint))
     config = uvicorn.Config(
         app,
         host=args.host,
@@ -258,7 +272,10 @@ def _serve(args: argparse.Namespace) -> int:
     gc.collect()
     gc.freeze()
     sockets = [socket.socket(fileno=args.fd)] if args.fd is not None else None
-    uvicorn.Server(config).run(sockets=sockets)
+    try:
+        uvicorn.Server(config).run(sockets=sockets)
+    finally:
+        app.engine.tracing.shutdown()  # the last spans are sent before the process ends
     return 0
 
 
@@ -416,6 +433,8 @@ def _start_mock(args: argparse.Namespace, plan: Plan, name: str) -> Child:
         command += ["--tls-cert", cert, "--tls-key", key, "--tls-client-ca", str(plan.tls / "ca.pem")]
     if args.require_service_tokens and name in TOKEN_OWNERS:
         command += ["--require-tokens-from", plan.urls[AUTH_SERVICE] + "/oauth/introspect"]
+    if args.otlp_endpoint:
+        command += ["--otlp-endpoint", args.otlp_endpoint]
 
     def start() -> subprocess.Popen[bytes]:
         if plan.sockets[name].fileno() == -1:  # closed by a stop on request
@@ -591,6 +610,11 @@ def _start_order_service(args: argparse.Namespace, plan: Plan, database: str | N
         "ORDER_SERVICE_FALLBACK_URLS": json.dumps({n: u for n, u in urls.items() if n != CONFIG_SERVICE}),
         "PYTHONUNBUFFERED": "1",
         **({"ORDER_SERVICE_SERVICE_TOKENS__ENABLED": "true"} if args.require_service_tokens else {}),
+        **(
+            {"ORDER_SERVICE_TRACING__EXPORTER": "otlp", "ORDER_SERVICE_TRACING__OTLP_ENDPOINT": args.otlp_endpoint}
+            if args.otlp_endpoint
+            else {}
+        ),
         **_order_service_tls(plan),
     }
     command = [

@@ -27,6 +27,7 @@ from mocks.journal import Journal, JournalEntry
 from mocks.ledger import Applied, Ledger, read_ledger
 from mocks.router import Router
 from mocks.tokens import TokenCheck, require_token
+from mocks.tracing import MockTracing
 from mocks.validation import parse_request
 
 log = logging.getLogger("mocks")
@@ -91,6 +92,7 @@ class Engine:
             self.ledger = Ledger(settings.ledger)
         self._examples = {op_id: _answer(op.success) for op_id, op in contract.operations.items()}
         self.token_check: TokenCheck | None = None  # owners that require service tokens (mocks.tokens)
+        self.tracing = MockTracing()  # callers' traces continued; `serve --otlp-endpoint` exports the spans
 
     def checkpoint(self) -> dict[str, Any]:
         """What the mock has stored: its behaviour's data and the answers kept per Idempotency-Key."""
@@ -127,6 +129,7 @@ class Engine:
         if head_size > self.settings.max_header_bytes:
             await self._refuse_large_head(method, path, query, head_size, send)
             return
+        trace = self.tracing.start(raw_headers, method, scope["path"])
         try:
             op: Operation | None = None
             path_params: dict[str, str] = {}
@@ -136,7 +139,7 @@ class Engine:
             except RequestRejected as exc:
                 route_error = exc
             body, too_large = await self._read_body(raw_headers, receive)
-            entry = self.journal.record(method, path, query, raw_headers, body, op.operation_id if op else None)
+            entry = self.journal.record(method, path, query, raw_headers, body, op.operation_id if op else None, trace)
             if too_large:
                 limit = self.settings.max_body_bytes
                 raise RequestRejected(413, "payload_too_large", f"request body exceeds {limit} bytes")
@@ -205,6 +208,8 @@ class Engine:
             failure = {"error": "internal_error", "message": "the mock failed; see its log"}
             await _send_json(send, 500, orjson.dumps(failure), ())
         finally:
+            if trace is not None:
+                trace.end(entry.status if entry else None, entry.operation_id if entry else None)
             if OBSERVERS and entry is not None and entry.operation_id and entry.status is not None:
                 for observe in OBSERVERS:
                     observe(self.contract.path.name, entry)

@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from mocks.tracing import TraceRef
+
 
 @dataclass(slots=True)
 class JournalEntry:
@@ -32,6 +34,7 @@ class JournalEntry:
     status: int | None = None  # None when the connection was dropped or hung
     fault: str | None = None
     replayed: bool = False
+    trace: TraceRef | None = None  # the request's place in its trace (W3C traceparent), if it had one
 
     def as_dict(self) -> dict[str, Any]:
         """The entry as `GET /__admin/journal` shows it."""
@@ -53,6 +56,7 @@ class JournalEntry:
             "status": self.status,
             "fault": self.fault,
             "replayed": self.replayed,
+            "trace": self.trace.as_dict() if self.trace is not None else None,
         }
 
 
@@ -81,6 +85,7 @@ class Journal:
         headers: list[tuple[bytes, bytes]],
         body: bytes,
         operation_id: str | None,
+        trace: TraceRef | None = None,
     ) -> JournalEntry:
         """Keep one request (cut to the journal's limits); the oldest go when it is full."""
         self.total += 1
@@ -95,6 +100,7 @@ class Journal:
             body=body[: self._body_limit] if truncated else body,
             body_truncated=truncated,
             operation_id=operation_id,
+            trace=trace,
         )
         self._entries.append(entry)
         self.bytes += _size(entry)
@@ -118,6 +124,7 @@ class Journal:
         method: str | None = None,
         path: str | None = None,
         status: int | None = None,
+        trace_id: str | None = None,
         since: int = 0,
         limit: int | None = None,
     ) -> list[JournalEntry]:
@@ -130,5 +137,6 @@ class Journal:
             and (method is None or e.method == method.upper())
             and (path is None or e.path == path)
             and (status is None or e.status == status)
+            and (trace_id is None or (e.trace is not None and e.trace.trace_id == trace_id))
         ]
         return found[-limit:] if limit else found

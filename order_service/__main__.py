@@ -29,7 +29,7 @@ import pydantic
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
-from order_service import logs
+from order_service import logs, tracing
 from order_service.api.app import create_app
 from order_service.clients import ClientHub
 from order_service.errors import StoreError
@@ -110,28 +110,38 @@ def build(settings: Settings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await open_store(store, settings.database_connect_timeout)
-        with contextlib.suppress(aioredis.RedisError, OSError):  # Redis away: the first request makes the epoch
-            await app.state.replay.ensure_epoch()
-        stop = asyncio.Event()
-        tasks = [
-            asyncio.create_task(app.state.redis_monitor.run(stop=stop)),
-            asyncio.create_task(hub.relay.run(settings.outbox_relay_interval, stop=stop)),
-            asyncio.create_task(app.state.relay.run(settings.outbox_relay_interval, stop=stop)),
-            asyncio.create_task(_purge(store, stop)),
-        ]
-        log.info("ORDER_SERVICE_STARTED store=%s", "postgresql" if store.durable else "memory")
-        try:
-            yield
-        finally:
-            stop.set()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await hub.aclose()
-            await redis.aclose()
-            await store.close()
+        with tracing.installed(tracing.provider_from(settings.tracing)):  # flushed on the way out
+            async with _running(app, settings, store, hub, redis):
+                yield
 
     app.router.lifespan_context = lifespan
     return app
+
+
+@contextlib.asynccontextmanager
+async def _running(
+    app: FastAPI, settings: Settings, store: OrderStore, hub: ClientHub, redis: aioredis.Redis
+) -> AsyncIterator[None]:
+    """The service's parts started (store, replay epoch, background tasks), and stopped after."""
+    await open_store(store, settings.database_connect_timeout)
+    with contextlib.suppress(aioredis.RedisError, OSError):  # Redis away: the first request makes the epoch
+        await app.state.replay.ensure_epoch()
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(app.state.redis_monitor.run(stop=stop)),
+        asyncio.create_task(hub.relay.run(settings.outbox_relay_interval, stop=stop)),
+        asyncio.create_task(app.state.relay.run(settings.outbox_relay_interval, stop=stop)),
+        asyncio.create_task(_purge(store, stop)),
+    ]
+    log.info("ORDER_SERVICE_STARTED store=%s", "postgresql" if store.durable else "memory")
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await hub.aclose()
+        await redis.aclose()
+        await store.close()
 
 
 async def _migrate(settings: Settings) -> int:

@@ -143,6 +143,21 @@ class SuspensionSettings(BaseModel):
     )
 
 
+class TracingSettings(BaseModel):
+    """OpenTelemetry tracing (`order_service.tracing`); off unless an exporter is named."""
+
+    exporter: Annotated[
+        Literal["none", "otlp", "console"], Field(description="none: off (no cost); otlp: OTLP over HTTP.")
+    ] = "none"
+    otlp_endpoint: Annotated[
+        str, Field(pattern=r"^https?://\S+$", description="The collector's traces URL (OTLP over HTTP).")
+    ] = "http://127.0.0.1:4318/v1/traces"
+    service_name: str = "order-service"
+    sample_ratio: Annotated[float, Field(ge=0, le=1, description="Share of new traces kept.")] = 1.0
+    export_delay_ms: Annotated[int, Field(ge=1, description="Longest a finished span waits for its batch.")] = 1000
+    export_timeout: Annotated[float, Field(gt=0, description="Seconds one export may take.")] = 5.0
+
+
 class RateLimitSettings(BaseModel):
     per_account: Annotated[int, Field(ge=1, description="Order requests per account per window.")] = 10
     per_service: Annotated[int, Field(ge=1, description="Order requests per calling service per window.")] = 200
@@ -176,6 +191,7 @@ class Settings(BaseSettings):
     suspension: SuspensionSettings = SuspensionSettings()
     service_tokens: ServiceTokenSettings = ServiceTokenSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
+    tracing: TracingSettings = TracingSettings()
     idempotency_ttl: Annotated[int, Field(ge=60, description="Seconds an Idempotency-Key answer is kept.")] = 86_400
     idempotency_claim_seconds: Annotated[
         float,

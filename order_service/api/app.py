@@ -17,8 +17,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
+from opentelemetry.trace import StatusCode
 from prometheus_client import CollectorRegistry, Counter
 
+from order_service import tracing
 from order_service.api.desk import OrderDesk
 from order_service.api.errors import FastJSONResponse, install_error_handlers
 from order_service.api.health import build_health_router
@@ -66,6 +68,40 @@ class RequestCounter:
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             self.counter.labels(scope["method"], route, status).inc()
+
+
+class TracedRequests:
+    """A server span per HTTP request while tracing is on, continuing the caller's `traceparent`."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not tracing.enabled():
+            await self.app(scope, receive, send)
+            return
+        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k in _TRACE_HEADERS}
+        method = scope["method"]
+        attributes = {"http.request.method": method, "url.path": scope["path"]}
+        with tracing.span(method, attributes, kind=tracing.SERVER, parent=tracing.extract(carrier)) as span:
+
+            async def capture(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    span.set_attribute("http.response.status_code", message["status"])
+                    if message["status"] >= 500:
+                        span.set_status(StatusCode.ERROR)
+                await send(message)
+
+            try:
+                await self.app(scope, receive, capture)
+            finally:
+                route = getattr(scope.get("route"), "path", None)
+                if route is not None:  # the route template, not the path: span names stay few
+                    span.update_name(f"{method} {route}")
+                    span.set_attribute("http.route", route)
+
+
+_TRACE_HEADERS = frozenset({b"traceparent", b"tracestate"})
 
 
 @dataclass(frozen=True)
@@ -217,6 +253,7 @@ def create_app(
         max_header_bytes=settings.server.max_header_bytes,
     )
     app.add_middleware(RequestCounter, counter=requests_total)
+    app.add_middleware(TracedRequests)  # outermost: the span covers the limits and the counter
     app.include_router(
         build_health_router(
             redis=redis,

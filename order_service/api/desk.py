@@ -37,6 +37,9 @@ from order_service.security.audit import audit_event
 from order_service.services.order_anomaly_detector import OrderAnomalyDetector, OrderEvent, Verdict
 from order_service.services.rate_limiter import RateLimiter
 from order_service.settings import Settings
+from order_service.tracing import current_traceparent, span
+
+REDIS = {"db.system.name": "redis"}
 
 log = logging.getLogger("order_service.orders")
 
@@ -89,18 +92,21 @@ class OrderDesk:
             registry=self.registry,
         )
         self.policy = SuspensionPolicy.from_settings(self.settings.suspension)
+        self._db = {"db.system.name": "postgresql" if self.store.durable else "memory"}
 
     async def place(
         self, account: str, identity: str, request: PlaceOrderRequest, raw_body: bytes, key: str | None
     ) -> tuple[int, dict[str, Any]]:
         """Place an order once per key; the answer and its status (201, or the key's first answer)."""
         if self.limiter is not None:
-            decision = await self.limiter.hit(account, identity)
+            with span("redis rate_limit", REDIS):
+                decision = await self.limiter.hit(account, identity)
             if not decision.allowed:
                 raise RateLimited(decision.scope or "account", decision.retry_after)
         claim: Claim | None = None
         if key is not None:
-            outcome = await self.store.claim(account, key, fingerprint(raw_body))
+            with span("store claim_key", self._db):
+                outcome = await self.store.claim(account, key, fingerprint(raw_body))
             if isinstance(outcome, Stored):
                 return outcome.status, outcome.body
             claim = outcome
@@ -115,7 +121,8 @@ class OrderDesk:
     async def _release(self, claim: Claim) -> None:
         """Nothing was placed: free the key for the retry (if the store is away too, the claim expires soon)."""
         try:
-            await self.store.release(claim)
+            with span("store release_key", self._db):
+                await self.store.release(claim)
         except StoreError as exc:
             log.warning("IDEMPOTENCY_CLAIM_KEPT %s: it expires by itself (%s)", claim.key, exc)
 
@@ -128,7 +135,10 @@ class OrderDesk:
         order = book.new_order(self.broker, account, request, identity, at)
         if verdict is not None:
             order["anomalies"] = [a.as_dict() for a in verdict.anomalies]
-        answer = await self.store.place(order, book.id_prefix(at), claim, self._follow_ups)
+        with span("store place_order", self._db) as step:
+            answer = await self.store.place(order, book.id_prefix(at), claim, self._follow_ups)
+            if step is not None:
+                step.set_attribute("order.id", answer.body["order_id"])
         placed = answer.body
         if answer.replayed:  # an earlier request under the key committed first: its order is the answer
             return answer
@@ -153,9 +163,10 @@ class OrderDesk:
     async def modify(self, account: str, identity: str, order_id: str, change: ModifyOrderRequest) -> dict[str, Any]:
         """Change one order of `account` (its fill, if the change fills it, syncs its strategy's P&L)."""
         await self._refuse_if_suspended(account)
-        order = await self.store.change(
-            account, order_id, lambda o: book.modified(self.broker, o, change, self.clock()), self._follow_ups
-        )
+        with span("store modify_order", {**self._db, "order.id": order_id}):
+            order = await self.store.change(
+                account, order_id, lambda o: book.modified(self.broker, o, change, self.clock()), self._follow_ups
+            )
         audit_event("order_modified", order_id=order_id, account=account, identity=identity, status=order["status"])
         if order["filled_quantity"] and order.get("strategy_id") is not None:
             self.on_follow_up()
@@ -163,11 +174,15 @@ class OrderDesk:
 
     async def cancel(self, account: str, identity: str, order_id: str) -> dict[str, Any]:
         """Cancel one order of `account`; cancellations feed the anomaly detector's rate rule."""
-        order = await self.store.change(account, order_id, lambda o: book.cancelled(o, identity, self.clock()), None)
+        with span("store cancel_order", {**self._db, "order.id": order_id}):
+            order = await self.store.change(
+                account, order_id, lambda o: book.cancelled(o, identity, self.clock()), None
+            )
         audit_event("order_cancelled", order_id=order_id, account=account, identity=identity)
         if self.detector is not None:
             try:
-                await self.detector.check_cancellation(account, self.clock(), order_id)
+                with span("anomaly cancellation"):
+                    await self.detector.check_cancellation(account, self.clock(), order_id)
             except (aioredis.RedisError, OSError) as exc:  # the order is cancelled: a missed count must not undo that
                 log.warning("ANOMALY_CANCELLATION_UNCOUNTED order %s of %s: %s", order_id, account, exc)
         return order
@@ -191,7 +206,8 @@ class OrderDesk:
     async def _refuse_if_suspended(self, account: str) -> None:
         """With the policy off, suspensions are neither made nor enforced (and cost no query)."""
         if self.policy.enabled:
-            current = await self.suspension(account)
+            with span("store suspension", self._db):
+                current = await self.suspension(account)
             if current is not None:
                 raise AccountSuspended(current)
 
@@ -200,7 +216,8 @@ class OrderDesk:
         if self.suspensions is None or not self.policy.enabled:
             return
         try:
-            started = await self.suspensions.critical_anomaly(account, self.clock(), order_id, self.policy)
+            with span("store count_critical", self._db):
+                started = await self.suspensions.critical_anomaly(account, self.clock(), order_id, self.policy)
         except StoreError as exc:  # the order's fate is decided: a missed count must not change it
             log.warning("SUSPENSION_UNCOUNTED CRITICAL anomaly of %s (order %s): %s", account, order_id, exc)
             return
@@ -239,7 +256,10 @@ class OrderDesk:
         key = f"sync-pnl-{order['order_id']}-{order['filled_quantity']}"
         call = sync_pnl_call(strategy_id, snapshot, key)
         service = self.hub.strategy.service
-        return [FollowUp(service, call.operation, call.method, call.path, call.body, key, f"strategy:{strategy_id}")]
+        partition = f"strategy:{strategy_id}"
+        # the entry keeps the request's trace: its delivery, later and elsewhere, joins it
+        traced = current_traceparent()
+        return [FollowUp(service, call.operation, call.method, call.path, call.body, key, partition, traced)]
 
     async def _check_strategy(self, strategy_id: int) -> None:
         assert self.hub is not None
@@ -254,18 +274,21 @@ class OrderDesk:
         if self.detector is None:
             return None
         limit_price = request.price if request.order_type in ("LIMIT", "SL") else None
-        verdict = await self.detector.check_order(
-            OrderEvent(
-                account=account,
-                exchange=request.exchange,
-                tradingsymbol=request.tradingsymbol,
-                quantity=request.quantity,
-                price=limit_price,
-                at=self.clock(),
-                after_market=request.variety == "amo",
-            ),
-            report=False,  # reported with the order id once there is one
-        )
+        with span("anomaly check") as step:
+            verdict = await self.detector.check_order(
+                OrderEvent(
+                    account=account,
+                    exchange=request.exchange,
+                    tradingsymbol=request.tradingsymbol,
+                    quantity=request.quantity,
+                    price=limit_price,
+                    at=self.clock(),
+                    after_market=request.variety == "amo",
+                ),
+                report=False,  # reported with the order id once there is one
+            )
+            if step is not None:
+                step.set_attribute("anomaly.count", len(verdict.anomalies))
         if verdict.critical and self.settings.anomaly.policy == "reject_critical":
             self.detector.report(account, None, verdict)
             audit_event(

@@ -24,8 +24,10 @@ from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 import httpx
 import orjson
+from opentelemetry.trace import StatusCode
 from pydantic import ValidationError
 
+from order_service import tracing
 from order_service.clients.breaker import BreakerBoard, CircuitBreaker
 from order_service.clients.models import ContractModel
 from order_service.clients.retry import RetryPolicy, parse_retry_after
@@ -238,10 +240,7 @@ class ServiceClient:
             retry_after: float | None = None
             try:
                 url = await self.base_url() + call.path
-                with map_transport_errors(self.service, call.operation):
-                    response = await self._http().request(
-                        call.method, url, params=call.params, json=call.body, headers=headers
-                    )
+                response = await self._attempt(call, url, headers, attempt)
                 if response.status_code == 429 or response.status_code >= 500:
                     retry_after = parse_retry_after(response.headers.get("retry-after"))
                     raise ServiceUnavailableError(
@@ -263,6 +262,30 @@ class ServiceClient:
                 continue
             self.breaker.record_success()
             return self._check_status(call, response)
+
+    async def _attempt(self, call: Call[T], url: str, headers: dict[str, str], attempt: int) -> httpx.Response:
+        """One request on the wire, a client span around it when traced (its `traceparent` goes along)."""
+        if not tracing.enabled():
+            with map_transport_errors(self.service, call.operation):
+                return await self._http().request(call.method, url, params=call.params, json=call.body, headers=headers)
+        attributes = {
+            "peer.service": self.service,
+            "rpc.method": call.operation,
+            "http.request.method": call.method,
+            "url.full": url,
+            "http.request.resend_count": attempt - 1 or None,
+        }
+        with tracing.span(f"{self.service} {call.operation}", attributes, kind=tracing.CLIENT) as span:
+            traced = dict(headers)
+            tracing.inject(traced)
+            with map_transport_errors(self.service, call.operation):
+                response = await self._http().request(
+                    call.method, url, params=call.params, json=call.body, headers=traced
+                )
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 500:
+                span.set_status(StatusCode.ERROR, f"answered {response.status_code}")
+            return response
 
     def _check_status(self, call: Call[T], response: httpx.Response) -> httpx.Response:
         status = response.status_code

@@ -68,13 +68,14 @@ SELECT tradingsymbol, exchange, product, bought, buy_value, sold, sell_value
 FROM order_service.positions WHERE account = $1
 """
 ADD_FOLLOW_UP = """
-INSERT INTO order_service.outbox (service, operation, method, path, body, idempotency_key, partition_key, order_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO order_service.outbox
+    (service, operation, method, path, body, idempotency_key, partition_key, order_id, traceparent)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (idempotency_key) DO NOTHING
 """
 CLAIM_DUE = """
 SELECT o.id, o.service, o.operation, o.method, o.path, o.body, o.idempotency_key, o.partition_key,
-       o.order_id, o.attempts
+       o.order_id, o.attempts, o.traceparent
 FROM order_service.outbox o
 WHERE o.state = 'pending' AND o.next_attempt_at <= clock_timestamp()
   AND NOT EXISTS (
@@ -287,6 +288,7 @@ class PostgresOrderStore:
                         w.idempotency_key,
                         w.partition,
                         order["order_id"],
+                        w.traceparent,
                     )
                     for w in writes
                 ],
@@ -401,6 +403,7 @@ def _entry(row: asyncpg.Record) -> OutboxEntry:
         row["body"],
         row["idempotency_key"],
         row["partition_key"],
+        row["traceparent"],
     )
     return OutboxEntry(row["id"], follow_up, row["order_id"], row["attempts"])
 

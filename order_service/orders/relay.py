@@ -18,8 +18,10 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Mapping
 
+from opentelemetry.trace import StatusCode
 from prometheus_client import CollectorRegistry, Gauge
 
+from order_service import tracing
 from order_service.errors import StoreError
 from order_service.fallbacks.outbox import Deliver, Delivery, OutboxItem
 from order_service.metrics import ClientMetrics
@@ -74,7 +76,9 @@ class FollowUpRelay:
                 return 0
             results = await asyncio.gather(*(self._attempt(entry) for entry in batch.entries))
             for entry, (result, detail) in zip(batch.entries, results, strict=True):
-                await self._record(batch, entry, result, detail)  # one connection: one statement at a time
+                parent = tracing.parent_from(entry.follow_up.traceparent)
+                with tracing.span("store outbox_verdict", {"outbox.entry": entry.id}, parent=parent):
+                    await self._record(batch, entry, result, detail)  # one connection: one statement at a time
         return len(batch.entries)
 
     async def _attempt(self, entry: OutboxEntry) -> tuple[Delivery, str]:
@@ -83,10 +87,24 @@ class FollowUpRelay:
             return "rejected", f"no client delivers to {entry.follow_up.service}"
         f = entry.follow_up
         item = OutboxItem(f.service, f.operation, f.method, f.path, f.body, f.idempotency_key, id=str(entry.id))
-        try:
-            return await deliver(item)
-        except Exception as exc:  # a client bug must not stop the other entries' verdicts
-            return "unavailable", f"{type(exc).__name__}: {exc}"
+        attributes = {
+            "outbox.entry": entry.id,
+            "outbox.attempt": entry.attempts + 1,
+            "order.id": entry.order_id,
+            "peer.service": f.service,
+            "rpc.method": f.operation,
+        }
+        # a child of the request that wrote the entry: one order's trace shows its delivery too
+        with tracing.span("outbox deliver", attributes, parent=tracing.parent_from(f.traceparent)) as span:
+            try:
+                result = await deliver(item)
+            except Exception as exc:  # a client bug must not stop the other entries' verdicts
+                result = "unavailable", f"{type(exc).__name__}: {exc}"
+            if span is not None:
+                span.set_attribute("outbox.result", result[0])
+                if result[0] != "delivered":
+                    span.set_status(StatusCode.ERROR, result[1][:200])
+            return result
 
     async def _record(self, batch: OutboxBatch, entry: OutboxEntry, result: Delivery, detail: str) -> None:
         service = entry.follow_up.service

@@ -76,6 +76,7 @@ class FollowUp:
     body: Any
     idempotency_key: str
     partition: str
+    traceparent: str | None = None  # the trace of the request that wrote it (W3C), when traced
 
 
 @dataclass(frozen=True)

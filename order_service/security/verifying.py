@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
-from order_service import keys
+from order_service import keys, tracing
 from order_service.security.credentials import CredentialStore, hash_api_key
 from order_service.security.errors import AuthenticationError
 from order_service.security.signing import (
@@ -183,13 +183,21 @@ class RequestVerifier:
 
     async def verify(self, request: SignedRequest, coverage: Coverage = ORDER_ENDPOINTS) -> str:
         """The caller's identity; `AuthenticationError` with the exact reason otherwise."""
+        with tracing.span("verify signature") as span:
+            identity = await self._verify(request, coverage)
+            if span is not None:
+                span.set_attribute("enduser.id", identity)
+            return identity
+
+    async def _verify(self, request: SignedRequest, coverage: Coverage) -> str:
         identity, timestamp, sent = self.check(request, coverage)
         if self._replay is None:
             return identity
         # kept until the first second its timestamp is stale, counted on this service's clock
         ttl = max(1, timestamp + self._tolerance + 1 - int(self._clock()))
         try:
-            first = await self._replay.first_seen(sent, timestamp, ttl)
+            with tracing.span("redis replay_check", {"db.system.name": "redis"}):
+                first = await self._replay.first_seen(sent, timestamp, ttl)
         except BeforeEpoch as exc:
             raise AuthenticationError(
                 "replay_unverifiable", f"request cannot be checked for replay: {exc}", identity=identity

@@ -35,7 +35,7 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Counter
 from redis.exceptions import NoScriptError
 
-from order_service import keys
+from order_service import keys, tracing
 from order_service.clients.models import TradingDay
 from order_service.settings import AnomalySettings
 
@@ -192,11 +192,12 @@ class OrderAnomalyDetector:
         args: list[str | int] = [now_ms, WINDOW_MS, member, event.tradingsymbol, day_ttl]
         keys_ = [f"{keys.ANOMALY}:{tag}:orders", f"{keys.ANOMALY}:{tag}:symbols:{at:%Y%m%d}"]
         price = event.price
-        if price is None:  # a market order: its last traded price comes in the same round trip
-            (in_window, symbols), last = await self._order_and_price(keys_, args, event.tradingsymbol)
-            price = Decimal(last.decode() if isinstance(last, bytes) else last) if last is not None else None
-        else:
-            in_window, symbols = await self._record_order(keys=keys_, args=args)
+        with tracing.span("redis anomaly_windows", {"db.system.name": "redis"}):
+            if price is None:  # a market order: its last traded price comes in the same round trip
+                (in_window, symbols), last = await self._order_and_price(keys_, args, event.tradingsymbol)
+                price = Decimal(last.decode() if isinstance(last, bytes) else last) if last is not None else None
+            else:
+                in_window, symbols = await self._record_order(keys=keys_, args=args)
 
         s = self._settings
         found = [
@@ -227,10 +228,11 @@ class OrderAnomalyDetector:
 
     async def check_cancellation(self, account: str, at: datetime, order_id: str | None = None) -> Verdict:
         moment = _require_aware(at)
-        count = await self._record_cancel(
-            keys=[f"{keys.ANOMALY}:{{{account}}}:cancels"],
-            args=[int(moment.timestamp() * 1000), WINDOW_MS, order_id or uuid.uuid4().hex],
-        )
+        with tracing.span("redis anomaly_cancellations", {"db.system.name": "redis"}):
+            count = await self._record_cancel(
+                keys=[f"{keys.ANOMALY}:{{{account}}}:cancels"],
+                args=[int(moment.timestamp() * 1000), WINDOW_MS, order_id or uuid.uuid4().hex],
+            )
         found = self._over(
             AnomalyType.RAPID_CANCELLATIONS, Decimal(count), Decimal(self._settings.cancellations_per_minute)
         )

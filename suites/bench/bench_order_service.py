@@ -21,7 +21,10 @@ Five stacks, one after the other in the same run:
 3. the same with orders in memory (`--no-postgres`), so 1 / 3 is the cost of the database;
 4. MARKET orders (each filled: a fill, a position and a P&L sync in the outbox), durable;
 5. the same with a 6 s latency fault on the strategy service's P&L sync: the answer's p99
-   must not follow the owner's latency (the relay delivers in the background).
+   must not follow the owner's latency (the relay delivers in the background);
+6. stack 1 traced (`mocks up --otlp-endpoint`: the order service and every mock export
+   their spans over OTLP/HTTP to a collector in this process), so 6 / 1 is the cost of
+   tracing; and what a step costs while tracing is off (a no-op `span` against none).
 Reports throughput and p50/p99 of each and the ratios, and the same run's floors: the
 median of a bare GET on the order service and of a bare strategy-mock validation.
 """
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -45,6 +49,8 @@ import asyncpg
 import httpx
 
 from harness.servers import free_port, start_mock_servers, stop_mock_servers
+from harness.traces import Collector
+from order_service import tracing
 from order_service.security.dev import dev_signer, dev_user_token
 from suites.bench.wrk import REPLAY_LUA, Load, closed_loop, run_wrk, write_raw_requests
 from suites.fixtures.orders import LIMIT_ORDER, market_order
@@ -139,7 +145,9 @@ async def unlog(database: str) -> None:
         await connection.close()
 
 
-def run_stack(seconds: float, *, store: str, order: dict[str, object], slow_owner: bool = False) -> Run:
+def run_stack(
+    seconds: float, *, store: str, order: dict[str, object], slow_owner: bool = False, otlp: str | None = None
+) -> Run:
     """One stack from start to stop, loaded for `seconds`; `store`: durable, unlogged or memory."""
     order_port = free_port()
     env = {
@@ -147,6 +155,8 @@ def run_stack(seconds: float, *, store: str, order: dict[str, object], slow_owne
         "ORDER_SERVICE_TEST_CLOCK_START": IN_SESSION,
     }
     extra = ["--redis-port", str(free_port()), "--order-service-port", str(order_port)]
+    if otlp is not None:
+        extra += ["--otlp-endpoint", otlp]
     if store == "memory":
         extra += ["--no-postgres"]
     else:
@@ -168,6 +178,29 @@ def run_stack(seconds: float, *, store: str, order: dict[str, object], slow_owne
     return Run(load, http_floor, strategy)
 
 
+STEPS = 12  # spans of one LIMIT placement under a strategy (server, verify, replay, limit, claim, ...)
+CPUS = os.cpu_count() or 1
+
+
+def step_cost_off(rounds: int = 200_000) -> tuple[float, float]:
+    """Nanoseconds of one `with span(...)` block while tracing is off, and of an empty `with` block."""
+    assert not tracing.enabled()
+    bare = contextlib.nullcontext()
+    started = time.perf_counter()
+    for _ in range(rounds):
+        with tracing.span("store place_order", ATTRIBUTES):
+            pass
+    off = time.perf_counter() - started
+    started = time.perf_counter()
+    for _ in range(rounds):
+        with bare:
+            pass
+    return off / rounds * 1e9, (time.perf_counter() - started) / rounds * 1e9
+
+
+ATTRIBUTES = {"db.system.name": "postgresql"}
+
+
 def line(name: str, load: Load) -> str:
     return (
         f"  {name}: {load.rps:,.0f} orders/s, p50 {load.p50_ms:.1f} ms, p99 {load.p99_ms:.1f} ms, "
@@ -184,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     memory = run_stack(args.seconds, store="memory", order=ORDER)
     filled = run_stack(args.seconds, store="durable", order=FILLED)
     slow = run_stack(args.seconds, store="durable", order=FILLED, slow_owner=True)
+    with Collector() as collector:
+        traced = run_stack(args.seconds, store="durable", order=ORDER, otlp=collector.endpoint)
+        spans = len(collector.spans())
     how = "wrk replaying requests signed beforehand" if shutil.which("wrk") else "Python load loop, signing as it goes"
     print(f"\nsigned order placement, whole stack, {CLIENTS} clients, {args.seconds:.0f} s per stack ({how}):")
     print(line("LIMIT orders, PostgreSQL, fsync on (durable)", durable.load) + " (target 1,000/s, p99 under 25 ms)")
@@ -191,17 +227,25 @@ def main(argv: list[str] | None = None) -> int:
     print(line("LIMIT orders, in memory                     ", memory.load))
     print(line("MARKET orders (fill + P&L sync in the outbox), durable", filled.load))
     print(line("the same, the strategy service 6 s slow on P&L sync   ", slow.load))
+    print(line("LIMIT orders, durable, traced (OTLP export)  ", traced.load) + f", {spans:,} spans exported")
     print(
         f"  durable / unlogged (the cost of durability): {durable.load.rps / unlogged.load.rps:.2f}x the rate "
         f"(target 0.8x or more); durable / in memory (the cost of the database): "
         f"{durable.load.rps / memory.load.rps:.2f}x"
     )
     print(f"  p99 with the slow owner / without: {slow.load.p99_ms / filled.load.p99_ms:.2f}x (target 1.2x or less)")
+    off_ns, bare_ns = step_cost_off()
+    print(
+        f"  tracing on / off: {traced.load.rps / durable.load.rps:.2f}x the rate, p99 "
+        f"{traced.load.p99_ms / durable.load.p99_ms:.2f}x; off, a traced step costs {off_ns:.0f} ns "
+        f"(an empty block {bare_ns:.0f} ns): {STEPS} steps are {STEPS * (off_ns - bare_ns) / 1000:.2f} us of an "
+        f"order's {1e6 / durable.load.rps * CPUS:.0f} us"
+    )
     print(
         f"  floors (medians, one request at a time, first stack): the order service's HTTP floor "
         f"{durable.http_floor * 1000:.2f} ms, a strategy validation on the mock {durable.strategy_floor * 1000:.2f} ms"
     )
-    errors = sum(run.load.errors for run in (durable, unlogged, memory, filled, slow))
+    errors = sum(run.load.errors for run in (durable, unlogged, memory, filled, slow, traced))
     return 0 if errors == 0 else 1
 
 
