@@ -12,7 +12,7 @@ TEST_STAMP := $(VENV)/.test-$(shell cat requirements/test.txt pyproject.toml | c
 SMV_VERSION := 14.5.0
 SMV := .tools/node_modules/.bin/swagger-mock-validator
 
-.PHONY: tools mutate mocks test compat coverage lint fuzz bench chaos chaos-ci pacts verify-provider container-tier container-tier-stop venv lock clean
+.PHONY: tools mutate mocks map test compat coverage lint fuzz bench chaos chaos-ci pacts verify-provider container-tier container-tier-stop venv lock clean
 
 venv: $(TEST_STAMP)
 
@@ -128,6 +128,12 @@ bench: venv
 	$(BIN)/python -m suites.bench.bench_anomaly
 	$(BIN)/python -m suites.bench.bench_order_service
 	$(BIN)/python -m suites.bench.bench_compat
+
+## The README's dependency map (docs/dependency-map.{json,svg,png}) from a real traced stack;
+## needs Graphviz's dot (apt-get install graphviz).
+map: venv
+	command -v dot >/dev/null || [ "$$(id -u)" != 0 ] || apt-get install -y -qq graphviz >/dev/null 2>&1 || true
+	$(BIN)/python -m suites.e2e.map_demo
 
 ## Crash rounds over real processes (harness chaos): `make chaos` runs one round of DURATION
 ## seconds with a new seed (printed); `make chaos SEED=7 DURATION=60` replays that round's faults.

@@ -14,6 +14,7 @@ r"""`harness`: the one command of the contract harness.
     harness compat old.yaml new.yaml --pacts pacts/   breaking changes, and the interactions they break
     harness coverage --records .run/coverage.jsonl --html .run/coverage.html --gate
     harness chaos --seed 7 --seconds 60     a crash round (faults over real processes, then a checker)
+    harness map --ready ready.json --collect 30 --svg map.svg   who calls what: rates, errors, latency
 
 Exit status: 0 success; 1 a check failed (a mismatch, a violation, a non-2xx answer);
 2 a usage error (the message names it).
@@ -149,6 +150,12 @@ def _check_openapi(argv: Sequence[str]) -> int:
     return main(list(argv))
 
 
+def _map(argv: Sequence[str]) -> int:
+    from harness.map_cli import main
+
+    return main(argv)
+
+
 def _proxy(argv: Sequence[str]) -> int:
     from harness.proxy import main
 
@@ -170,6 +177,7 @@ COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "compat": (_compat, "what a contract revision breaks for its clients (and which pacts); the CI gate"),
     "coverage": (_coverage, "which contract operations and statuses the pacts, suites, schemathesis and kit exercised"),
     "chaos": (_chaos, "crash rounds: clients, a seeded fault schedule and a checker over real processes"),
+    "map": (_map, "the dependency map of a running stack (journals, discovery, traces): JSON, SVG, PNG"),
 }
 
 

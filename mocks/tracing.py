@@ -127,7 +127,11 @@ def otlp_provider(service_name: str, endpoint: str) -> TracerProvider:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint), schedule_delay_millis=500))
+    # a queue that holds a busy second of spans: the default (2,048) drops them under load
+    processor = BatchSpanProcessor(
+        OTLPSpanExporter(endpoint=endpoint), max_queue_size=65_536, schedule_delay_millis=500
+    )
+    provider.add_span_processor(processor)
     return provider
 
 

@@ -155,6 +155,9 @@ class TracingSettings(BaseModel):
     service_name: str = "order-service"
     sample_ratio: Annotated[float, Field(ge=0, le=1, description="Share of new traces kept.")] = 1.0
     export_delay_ms: Annotated[int, Field(ge=1, description="Longest a finished span waits for its batch.")] = 1000
+    queue_size: Annotated[
+        int, Field(ge=512, description="Finished spans waiting for export; past it, new ones are dropped.")
+    ] = 65_536
     export_timeout: Annotated[float, Field(gt=0, description="Seconds one export may take.")] = 5.0
 
 

@@ -144,7 +144,10 @@ def provider_from(settings: TracingSettings) -> TracerProvider | None:
         exporter = OTLPSpanExporter(endpoint=settings.otlp_endpoint, timeout=settings.export_timeout)
     else:
         exporter = ConsoleSpanExporter()
-    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=settings.export_delay_ms))
+    processor = BatchSpanProcessor(
+        exporter, max_queue_size=settings.queue_size, schedule_delay_millis=settings.export_delay_ms
+    )
+    provider.add_span_processor(processor)
     return provider
 
 

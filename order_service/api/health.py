@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Annotated, Any, Literal
 
 import redis.asyncio as aioredis
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from order_service.api.dependencies import dependency_report
 from order_service.clients import ClientHub
 from order_service.errors import StoreError
 from order_service.orders.relay import FollowUpRelay
@@ -59,6 +61,7 @@ def build_health_router(
     registry: CollectorRegistry,
 ) -> APIRouter:
     router = APIRouter()
+    started = time.monotonic()
 
     @router.get("/health/ready")
     async def ready() -> JSONResponse:
@@ -115,6 +118,19 @@ def build_health_router(
         breakers = hub.breakers.snapshot() if hub else {}
         degraded = any(b["state"] != "closed" for b in breakers.values())
         return {"status": "degraded" if degraded else "healthy", "breakers": breakers}
+
+    @router.get("/health/dependencies")
+    async def dependencies() -> JSONResponse:
+        if hub is None:
+            body = {"error": "unavailable", "message": "this order service runs without its clients"}
+            return JSONResponse(body, status_code=503)
+        discovered: list[str] | None
+        try:
+            listing = await asyncio.wait_for(hub.config.list_services(), CHECK_TIMEOUT)
+            discovered = sorted(item.name for item in listing.items)
+        except Exception:  # discovery away: the edges are still known; the nodes are not
+            discovered = None
+        return JSONResponse(dependency_report(hub.metrics, time.monotonic() - started, discovered))
 
     @router.get("/metrics")
     async def metrics() -> Response:

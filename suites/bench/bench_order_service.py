@@ -178,7 +178,7 @@ def run_stack(
     return Run(load, http_floor, strategy)
 
 
-STEPS = 12  # spans of one LIMIT placement under a strategy (server, verify, replay, limit, claim, ...)
+STEPS = 12  # at least the spans of one LIMIT placement under a strategy (server, verify, replay, limit, claim, ...)
 CPUS = os.cpu_count() or 1
 
 

@@ -7,10 +7,15 @@ so it knows the trace before any process does.
 
 from __future__ import annotations
 
+import json
 import secrets
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from pathlib import Path
 
+import httpx
 import pytest
 
 from harness.servers import LiveMocks, free_port, start_mock_servers, stop_mock_servers
@@ -158,3 +163,54 @@ async def test_an_untraced_stack_sends_no_traceparent_to_the_owners(tmp_path: Pa
         assert all(e["trace"] is None and "traceparent" not in e["headers"] for e in entries)
     finally:
         assert stop_mock_servers(live) == 0
+
+
+async def test_the_dependency_map_of_a_traced_stack_flags_an_undocumented_call(
+    traced: tuple[LiveMocks, str, Collector], tmp_path: Path
+) -> None:
+    environment.binary("dot")  # Graphviz draws the map
+    live, url, collector = traced
+    trace_id = secrets.token_hex(16)
+    async with client(url) as algo:
+        for n in range(3):
+            headers = {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
+            placed = await algo.post("/orders", json=market_order(strategy_id=42, quantity=n + 1), headers=headers)
+            assert placed.status_code == 201, placed.text
+    async with httpx.AsyncClient() as plain:
+        undocumented = await plain.get(live.url("strategy-service") + "/strategies/42/secrets")  # no such operation
+        assert undocumented.status_code == 404
+        report = (await plain.get(f"{url}/health/dependencies")).json()
+    collector.wait_for(trace_id, {"strategy-service syncStrategyPnl"})
+    spans = tmp_path / "spans.jsonl"
+    spans.write_text("".join(json.dumps(asdict(s)) + "\n" for s in collector.spans()))
+    out = tmp_path / "map"
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "harness", "map", "--ready", str(tmp_path / "stack.log.ready.json")),
+            *("--spans", str(spans), "--json", f"{out}.json", "--svg", f"{out}.svg", "--png", f"{out}.png"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr  # one edge is missing from the contracts
+    assert "flagged: unknown -> strategy-service GET /strategies/42/secrets" in done.stderr
+    mapped = json.loads(Path(f"{out}.json").read_text())
+    edges = {(e["caller"], e["service"], e["operation"]): e for e in mapped["edges"]}
+    validate = edges[("order-service", "strategy-service", "validateStrategy")]
+    assert validate["calls"] == 3  # one per order: the journal's copies of traced calls are not counted again
+    assert validate["error_share"] == 0
+    assert validate["p50_ms"] is not None
+    assert validate["p99_ms"] >= validate["p50_ms"]
+    assert edges[("order-service", "strategy-service", "syncStrategyPnl")]["in_contract"]
+    assert ("order-service", "config-service", "getServiceEndpoint") in edges
+    flagged = edges[("unknown", "strategy-service", "GET /strategies/42/secrets")]
+    assert not flagged["in_contract"]
+    assert mapped["nodes"]["strategy-service"]["discovered"]
+    assert Path(f"{out}.png").read_bytes().startswith(b"\x89PNG\r\n")
+    assert "NOT IN CONTRACT" in Path(f"{out}.svg").read_text()
+    # the order service's own view, from its clients' metrics
+    own = {(e["service"], e["operation"]): e for e in report["edges"]}
+    assert own[("strategy-service", "validateStrategy")]["calls"] == 3
+    assert own[("strategy-service", "validateStrategy")]["error_share"] == 0
+    assert "strategy-service" in report["discovered"]

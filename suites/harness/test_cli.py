@@ -47,7 +47,8 @@ def test_an_unknown_command_is_named() -> None:
     assert (result.returncode, result.stderr.strip()) == (
         2,
         "harness: unknown command 'deploy'; one of: "
-        "mocks, verify-pacts, verify-contract, check-openapi, proxy, sign, scan, conformance, compat, coverage, chaos",
+        "mocks, verify-pacts, verify-contract, check-openapi, proxy, sign, scan, conformance, compat, coverage, "
+        "chaos, map",
     )
 
 
