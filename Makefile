@@ -122,6 +122,7 @@ bench: venv
 	$(BIN)/python -m suites.bench.bench_mocks $(BENCH_ARGS)
 	$(BIN)/python -m suites.bench.bench_routing
 	$(BIN)/python -m suites.bench.bench_clients
+	$(BIN)/python -m suites.bench.bench_balancing
 	$(BIN)/python -m suites.bench.bench_signing
 	$(BIN)/python -m suites.bench.bench_tls
 	$(BIN)/python -m suites.bench.bench_redis_usage

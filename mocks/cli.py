@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m mocks") -> in
         action="append",
         default=[],
         metavar="NAME=URL",
-        help="config-service only: a service address to report (repeatable)",
+        help="config-service only: a service address to report (repeatable; a name given twice has two instances)",
     )
     serve.add_argument("--contracts-dir", type=Path, default=CONTRACTS_DIR)
     serve.add_argument(
@@ -220,6 +220,17 @@ def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
     return pairs
 
 
+def _instances(items: Sequence[str]) -> dict[str, str | list[str]]:
+    """`--registry NAME=URL` pairs; a name given more than once runs several instances."""
+    found: dict[str, list[str]] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not value:
+            raise ValueError(f"--registry {item!r} is not NAME=URL")
+        found.setdefault(name, []).append(value)
+    return {name: urls[0] if len(urls) == 1 else urls for name, urls in found.items()}
+
+
 def _record_coverage(path: str | None) -> None:
     """Write every answer to `path` (the harness plugin's --harness-coverage sets it, so live mocks count too)."""
     if path:
@@ -239,7 +250,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = MockSettings(ledger=args.ledger)
     _record_coverage(os.environ.get(COVERAGE_ENV))
     if args.name in SERVICES:
-        registry = _pairs(args.registry, "--registry")
+        registry = _instances(args.registry)
         app = build_mock(args.name, registry=registry, settings=settings, contracts_dir=args.contracts_dir)
         port = args.port or SERVICES[args.name].default_port
     elif Path(args.name).suffix.lower() in (".yaml", ".yml", ".json") or Path(args.name).exists():

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from mocks.app import MockApp, create_app
 from mocks.behaviour import Behaviour
@@ -55,11 +56,11 @@ SERVICES: dict[str, ServiceSpec] = {
 def build_mock(
     name: str,
     *,
-    registry: Mapping[str, str] | None = None,
+    registry: Mapping[str, Any] | None = None,
     settings: MockSettings | None = None,
     contracts_dir: Path = CONTRACTS_DIR,
 ) -> MockApp:
-    """The mock app of a named service; `registry` (name -> base URL) feeds the config service."""
+    """The mock app of a named service; `registry` (name -> base URL or instances) feeds the config service."""
     try:
         spec = SERVICES[name]
     except KeyError:

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from order_service.keys import PATTERN_OF_PREFIX
+from order_service.keys import PATTERN_OF_PREFIX, REPLAY
 
 
 class HttpSettings(BaseModel):
@@ -104,6 +104,16 @@ class RedisMonitorSettings(BaseModel):
     mode: Literal["exact", "sampled", "auto"] = "auto"
     exact_up_to_keys: Annotated[int, Field(ge=0, description="auto: exact below this many keys.")] = 2_000_000
     sample_size: Annotated[int, Field(ge=100, le=1_000_000)] = 40_000
+    expiring_patterns: list[str] = Field(
+        default_factory=lambda: ["idempotency", "rate_limiting", "caching"],
+        description="Patterns whose keys should all expire: a key without a TTL there is flagged as a leak.",
+    )
+    ttl_exempt: list[str] = Field(
+        default_factory=lambda: [f"{REPLAY}:epoch"],
+        description="Keys that live for ever on purpose (the replay store's epoch).",
+    )
+    largest_keys: Annotated[int, Field(ge=1, le=100, description="Largest keys reported, per pattern and in all.")] = 10
+    history_size: Annotated[int, Field(ge=2, le=10_000, description="Scans kept for growth rates.")] = 60
 
 
 class AnomalySettings(BaseModel):
@@ -141,6 +151,23 @@ class SuspensionSettings(BaseModel):
     managed_by: list[str] = Field(
         default_factory=lambda: ["risk_manager"], description="Service identities that may read and lift suspensions."
     )
+
+
+class LoadBalancingSettings(BaseModel):
+    """Spreading calls over a service's instances, and ejecting outliers (`order_service.clients.balancer`)."""
+
+    outlier_detection: bool = True
+    consecutive_failures: Annotated[
+        int, Field(ge=1, description="Failures in a row (no answer, a 5xx, or slow) that eject an instance.")
+    ] = 3
+    slow_seconds: Annotated[
+        float, Field(gt=0, description="An answer this slow counts as a failure, if also slow_ratio x its peers'.")
+    ] = 1.0
+    slow_ratio: Annotated[
+        float, Field(ge=1, description="How much slower than the other instances' typical answer is slow.")
+    ] = 3.0
+    ejection_seconds: Annotated[float, Field(gt=0, description="The first ejection; doubled at each one.")] = 5.0
+    max_ejection_seconds: Annotated[float, Field(gt=0)] = 60.0
 
 
 class TracingSettings(BaseModel):
@@ -188,6 +215,7 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     retry: RetrySettings = RetrySettings()
     breaker: BreakerSettings = BreakerSettings()
+    load_balancing: LoadBalancingSettings = LoadBalancingSettings()
     security: SecuritySettings = SecuritySettings()
     redis_monitor: RedisMonitorSettings = RedisMonitorSettings()
     anomaly: AnomalySettings = AnomalySettings()

@@ -102,6 +102,15 @@ def build_health_router(
         status, body = await monitor.health_report()
         return JSONResponse(body, status_code=status)
 
+    @router.get("/health/redis/analytics")
+    async def redis_analytics() -> JSONResponse:
+        if monitor is None:
+            return JSONResponse(
+                {"error": "unavailable", "message": "this order service runs without Redis"}, status_code=503
+            )
+        status, body = monitor.analytics()
+        return JSONResponse(body, status_code=status)
+
     @router.get("/health/rate-limiter")
     async def rate_limiter() -> JSONResponse:
         check = await _redis_check(redis)
@@ -130,7 +139,8 @@ def build_health_router(
             discovered = sorted(item.name for item in listing.items)
         except Exception:  # discovery away: the edges are still known; the nodes are not
             discovered = None
-        return JSONResponse(dependency_report(hub.metrics, time.monotonic() - started, discovered))
+        report = dependency_report(hub.metrics, time.monotonic() - started, discovered)
+        return JSONResponse({**report, "instances": hub.balancers.snapshot()})
 
     @router.get("/metrics")
     async def metrics() -> Response:

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from order_service.clients.account import AccountServiceClient
 from order_service.clients.analytics import AnalyticsServiceClient
+from order_service.clients.balancer import BalancerBoard
 from order_service.clients.base import ServiceClient, tls_context
 from order_service.clients.breaker import BreakerBoard
 from order_service.clients.calendar import CalendarServiceClient
@@ -49,6 +50,7 @@ class ClientHub:
         self.settings = settings
         self.metrics = ClientMetrics(registry)
         self.breakers = BreakerBoard(settings.breaker, clock=clock)
+        self.balancers = BalancerBoard(settings.load_balancing, clock=clock, registry=self.metrics.registry)
         self.stale = StaleCache(clock=clock)
         self._redis = redis_client(settings.redis_url) if settings.redis_url and outbox is None else None
         self.outbox: Outbox = outbox or (RedisOutbox(self._redis) if self._redis else InMemoryOutbox())
@@ -56,6 +58,7 @@ class ClientHub:
             "transport": transport,
             "settings": settings,
             "breakers": self.breakers,
+            "balancers": self.balancers,
             "metrics": self.metrics,
             "sleep": sleep,
             "rand": rand,

@@ -17,7 +17,7 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Collection, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
@@ -28,6 +28,7 @@ from opentelemetry.trace import StatusCode
 from pydantic import ValidationError
 
 from order_service import tracing
+from order_service.clients.balancer import Balancer, BalancerBoard, Instance
 from order_service.clients.breaker import BreakerBoard, CircuitBreaker
 from order_service.clients.models import ContractModel
 from order_service.clients.retry import RetryPolicy, parse_retry_after
@@ -60,6 +61,9 @@ class Resolver(Protocol):
 
     async def resolve(self, service: str) -> str:
         """The base URL of `service`."""
+
+    async def resolve_all(self, service: str) -> list[tuple[str, int]]:
+        """Every instance of `service` as (base URL, weight)."""
 
     def invalidate(self, service: str) -> None:
         """Forget where `service` is (after a connection failure)."""
@@ -159,6 +163,7 @@ class ServiceClient:
         transport: httpx.AsyncBaseTransport | None = None,
         settings: Settings | None = None,
         breakers: BreakerBoard | None = None,
+        balancers: BalancerBoard | None = None,
         metrics: ClientMetrics | None = None,
         outbox: Outbox | None = None,
         stale: StaleCache | None = None,
@@ -174,6 +179,7 @@ class ServiceClient:
         self._transport = transport
         self._auth = auth
         self.breaker: CircuitBreaker = (breakers or BreakerBoard(self.settings.breaker)).get(self.service)
+        self.balancer: Balancer = (balancers or BalancerBoard(self.settings.load_balancing)).get(self.service)
         self.metrics = metrics or ClientMetrics()
         self._outbox = outbox
         self._stale = stale if stale is not None else StaleCache()
@@ -217,17 +223,29 @@ class ServiceClient:
         await self.aclose()
 
     async def base_url(self) -> str:
-        """Where the service is now: the fixed base URL, or discovery's answer."""
+        """Where the service is now: the fixed base URL, or discovery's answer (its first instance)."""
         if self._base_url is not None:
             return self._base_url
         assert self._resolver is not None
         return (await self._resolver.resolve(self.service)).rstrip("/")
+
+    async def _instance(self, avoid: Collection[str]) -> Instance:
+        """The instance for the next attempt: the balancer's pick among discovery's current set."""
+        if self._base_url is not None:
+            self.balancer.update([(self._base_url, 1)])
+        else:
+            assert self._resolver is not None
+            self.balancer.update(
+                [(url.rstrip("/"), weight) for url, weight in await self._resolver.resolve_all(self.service)]
+            )
+        return self.balancer.pick(avoid)
 
     # -- one call ------------------------------------------------------------------------
     async def _send(self, call: Call[T], *, retries: bool = True) -> httpx.Response:
         """Perform a call until a final answer: a documented success, or an error raised."""
         headers = {"idempotency-key": call.idempotency_key} if call.idempotency_key else {}
         attempt = 0
+        failed_on: set[str] = set()  # instances this call failed on: a retry goes elsewhere if it can
         while True:
             attempt += 1
             if not self.breaker.allow():
@@ -238,9 +256,16 @@ class ServiceClient:
                     operation=call.operation,
                 )
             retry_after: float | None = None
+            instance: Instance | None = None
             try:
-                url = await self.base_url() + call.path
-                response = await self._attempt(call, url, headers, attempt)
+                instance = await self._instance(failed_on)
+                started = time.perf_counter()
+                try:
+                    response = await self._attempt(call, instance.url + call.path, headers, attempt)
+                except ServiceError:
+                    self.balancer.done(instance, ok=False, seconds=time.perf_counter() - started)
+                    raise
+                self.balancer.done(instance, ok=response.status_code < 500, seconds=time.perf_counter() - started)
                 if response.status_code == 429 or response.status_code >= 500:
                     retry_after = parse_retry_after(response.headers.get("retry-after"))
                     raise ServiceUnavailableError(
@@ -253,7 +278,10 @@ class ServiceClient:
             except (ServiceUnavailableError, ServiceTimeoutError) as exc:
                 if not isinstance(exc, TokenUnavailableError):  # the auth service's outage, not the owner's
                     self.breaker.record_failure()
-                if isinstance(exc.__cause__, httpx.ConnectError) and self._resolver is not None:
+                if instance is not None:
+                    failed_on.add(instance.url)
+                alone = len(self.balancer.instances) <= 1  # with several, the balancer ejects the dead one
+                if isinstance(exc.__cause__, httpx.ConnectError) and self._resolver is not None and alone:
                     self._resolver.invalidate(self.service)  # it may have moved: resolve it again
                 if not (retries and call.idempotent and self._retry.may_retry(attempt)):
                     raise

@@ -54,11 +54,15 @@ class ServiceDiscovery:
         self._settings = settings
         self._metrics = metrics or config.metrics
         self._clock = clock
-        self._cache: dict[str, tuple[str, float]] = {}  # name -> (base URL, expiry)
+        self._cache: dict[str, tuple[list[tuple[str, int]], float]] = {}  # name -> (instances, expiry)
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def resolve(self, service: str) -> str:
-        """The base URL of `service`: cached, asked once for concurrent misses, or the fallback."""
+        """The base URL of `service` (its first instance): cached, asked once for concurrent misses, or the fallback."""
+        return (await self.resolve_all(service))[0][0]
+
+    async def resolve_all(self, service: str) -> list[tuple[str, int]]:
+        """Every instance of `service` as (base URL, weight); cached until the config service's TTL ends."""
         cached = self._cache.get(service)
         if cached is not None and self._clock() < cached[1]:
             return cached[0]
@@ -67,9 +71,9 @@ class ServiceDiscovery:
             cached = self._cache.get(service)
             if cached is not None and self._clock() < cached[1]:
                 return cached[0]
-            url, ttl = await self._lookup(service)
-            self._cache[service] = (url, self._clock() + ttl)
-            return url
+            instances, ttl = await self._lookup(service)
+            self._cache[service] = (instances, self._clock() + ttl)
+            return instances
 
     async def get_service_port(self, service: str) -> int:
         """The port `service` listens on (the seed's `_get_service_port`)."""
@@ -80,7 +84,7 @@ class ServiceDiscovery:
         """Forget the cached address of `service`: the next call asks again."""
         self._cache.pop(service, None)
 
-    async def _lookup(self, service: str) -> tuple[str, float]:
+    async def _lookup(self, service: str) -> tuple[list[tuple[str, int]], float]:
         try:
             endpoint = await self._config.get_service_endpoint(service)
         except ServiceError as exc:
@@ -93,5 +97,5 @@ class ServiceDiscovery:
                 ) from exc
             self._metrics.fallbacks.labels(service, "discovery", "discovery").inc()
             log.warning("SERVICE_DISCOVERY_FALLBACK %s -> %s (settings): %s", service, fallback, exc)
-            return fallback, min(FALLBACK_TTL, self._settings.discovery_ttl_max)
-        return endpoint.base_url, min(float(endpoint.ttl_seconds), self._settings.discovery_ttl_max)
+            return [(fallback, 1)], min(FALLBACK_TTL, self._settings.discovery_ttl_max)
+        return endpoint.all_instances(), min(float(endpoint.ttl_seconds), self._settings.discovery_ttl_max)

@@ -263,8 +263,15 @@ class BulkResult(ContractModel):
 
 
 # -- config-service -----------------------------------------------------------------------
+class ServiceInstance(ContractModel):
+    """One instance of a service that runs several."""
+
+    base_url: str
+    weight: int = Field(default=1, ge=1, le=1000)
+
+
 class ServiceEndpoint(ContractModel):
-    """Where one service is, and how long that answer may be cached."""
+    """Where one service is (`instances`, when it runs several), and how long that answer may be cached."""
 
     name: str
     scheme: Literal["http", "https"]
@@ -272,6 +279,13 @@ class ServiceEndpoint(ContractModel):
     port: int = Field(ge=1, le=65535)
     base_url: str
     ttl_seconds: int = Field(ge=0)
+    instances: tuple[ServiceInstance, ...] | None = None
+
+    def all_instances(self) -> list[tuple[str, int]]:
+        """(base URL, weight) of every instance: `instances`, or `base_url` alone."""
+        if self.instances:
+            return [(i.base_url, i.weight) for i in self.instances]
+        return [(self.base_url, 1)]
 
 
 class ServiceList(ContractModel):

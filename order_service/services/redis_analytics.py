@@ -34,6 +34,9 @@ EXAMPLES = 5  # names of keys without a TTL kept per leaking pattern
 class Classifier(Protocol):
     """What names a key's pattern (`redis_usage_monitor.PatternClassifier`)."""
 
+    @property
+    def memo(self) -> Mapping[bytes, str]: ...
+
     def pattern_of(self, key: bytes) -> str: ...
 
 
@@ -67,55 +70,84 @@ class Accumulator:
         top: int = 10,
     ) -> None:
         self._classifier = classifier
-        self.figures = {p: PatternFigures() for p in patterns}
+        self._patterns = list(patterns)
+        # plain dicts and lists, not objects: the inner loop runs for every key of the keyspace
+        self._counts = dict.fromkeys(self._patterns, 0.0)
+        self._sizes = dict.fromkeys(self._patterns, 0.0)
+        self._ttl = {p: [0.0] * len(TTL_BUCKETS) for p in self._patterns}
+        self._without = dict.fromkeys(self._patterns, 0.0)
+        self._examples: dict[str, list[str]] = {p: [] for p in self._patterns}
+        self._largest: dict[str, list[tuple[int, bytes, int]]] = {p: [] for p in self._patterns}
+        self._floor = dict.fromkeys(self._patterns, -1)  # the smallest size in a full heap
         self._expiring = frozenset(expiring)
         self._exempt = frozenset(k.encode() for k in exempt)
         self._top = top
-        self._floor = dict.fromkeys(self.figures, -1)  # the smallest size in a full heap
 
     def add(self, keys: list[bytes], sizes: list[int], ttls: list[int]) -> None:
         """Count one step's keys (the scan's inner loop: kept tight)."""
-        pattern_of, figures, floor, top = self._classifier.pattern_of, self.figures, self._floor, self._top
+        memo_get, pattern_of = self._classifier.memo.get, self._classifier.pattern_of
+        counts, bytes_, ttl, floor = self._counts, self._sizes, self._ttl, self._floor
         for key, size, pttl in zip(keys, sizes, ttls, strict=True):
-            pattern = pattern_of(key)
-            f = figures[pattern]
-            f.key_count += 1
-            f.memory_bytes += size
+            pattern = memo_get(key[: key.find(b":") + 1]) or pattern_of(key)
+            counts[pattern] += 1
+            bytes_[pattern] += size
             if pttl < 0:
-                f.ttl[0] += 1
+                ttl[pattern][0] += 1
                 if pattern in self._expiring and key not in self._exempt:
-                    f.without_ttl += 1
-                    if len(f.examples) < EXAMPLES:
-                        f.examples.append(key.decode("utf-8", "backslashreplace")[:200])
+                    self._leaked(pattern, key)
             else:
-                f.ttl[ttl_bucket(pttl)] += 1
+                ttl[pattern][1 if pttl < 60_000 else 2 if pttl < 3_600_000 else 3 if pttl < 86_400_000 else 4] += 1
             if size > floor[pattern]:
-                if len(f.largest) < top:
-                    heapq.heappush(f.largest, (size, key, pttl))
-                else:
-                    heapq.heappushpop(f.largest, (size, key, pttl))
-                if len(f.largest) == top:
-                    floor[pattern] = f.largest[0][0]
+                self._keep_large(pattern, size, key, pttl)
+
+    def _leaked(self, pattern: str, key: bytes) -> None:
+        self._without[pattern] += 1
+        if len(self._examples[pattern]) < EXAMPLES:
+            self._examples[pattern].append(key.decode("utf-8", "backslashreplace")[:200])
+
+    def _keep_large(self, pattern: str, size: int, key: bytes, pttl: int) -> None:
+        heap = self._largest[pattern]
+        if len(heap) < self._top:
+            heapq.heappush(heap, (size, key, pttl))
+        else:
+            heapq.heappushpop(heap, (size, key, pttl))
+        if len(heap) == self._top:
+            self._floor[pattern] = heap[0][0]
+
+    @property
+    def figures(self) -> dict[str, PatternFigures]:
+        """Each pattern's figures so far."""
+        return {
+            p: PatternFigures(
+                self._counts[p],
+                self._sizes[p],
+                list(self._ttl[p]),
+                self._without[p],
+                list(self._examples[p]),
+                list(self._largest[p]),
+            )
+            for p in self._patterns
+        }
 
     def scale(self, factor: float) -> None:
         """A sample's figures as estimates of the whole keyspace (the largest keys stay as drawn)."""
-        for f in self.figures.values():
-            f.key_count *= factor
-            f.memory_bytes *= factor
-            f.without_ttl *= factor
-            f.ttl = [n * factor for n in f.ttl]
+        for p in self._patterns:
+            self._counts[p] *= factor
+            self._sizes[p] *= factor
+            self._without[p] *= factor
+            self._ttl[p] = [n * factor for n in self._ttl[p]]
 
     def merge(self, other: Accumulator) -> None:
         """Add another node's figures (a cluster's primaries)."""
-        for pattern, theirs in other.figures.items():
-            mine = self.figures[pattern]
-            mine.key_count += theirs.key_count
-            mine.memory_bytes += theirs.memory_bytes
-            mine.without_ttl += theirs.without_ttl
-            mine.ttl = [a + b for a, b in zip(mine.ttl, theirs.ttl, strict=True)]
-            mine.examples = (mine.examples + theirs.examples)[:EXAMPLES]
-            mine.largest = heapq.nlargest(self._top, mine.largest + theirs.largest)
-            heapq.heapify(mine.largest)
+        for p in self._patterns:
+            self._counts[p] += other._counts[p]
+            self._sizes[p] += other._sizes[p]
+            self._without[p] += other._without[p]
+            self._ttl[p] = [a + b for a, b in zip(self._ttl[p], other._ttl[p], strict=True)]
+            self._examples[p] = (self._examples[p] + other._examples[p])[:EXAMPLES]
+            self._largest[p] = heapq.nlargest(self._top, self._largest[p] + other._largest[p])
+            heapq.heapify(self._largest[p])
+            self._floor[p] = self._largest[p][0][0] if len(self._largest[p]) == self._top else -1
 
 
 @dataclass(frozen=True)

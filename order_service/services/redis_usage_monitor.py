@@ -33,6 +33,14 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Gauge
 from redis.asyncio.cluster import RedisCluster
 
+from order_service.services.redis_analytics import (
+    TTL_BUCKETS,
+    Accumulator,
+    History,
+    PatternFigures,
+    Snapshot,
+    analytics_report,
+)
 from order_service.settings import RedisMonitorSettings
 
 log = logging.getLogger("order_service.redis_monitor")
@@ -47,13 +55,13 @@ local out, n = {}, 0
 local t0 = redis.call('TIME')
 local start = t0[1] * 1000000 + t0[2]
 repeat
-  local res = redis.call('SCAN', cursor, 'COUNT', 200)
+  local res = redis.call('SCAN', cursor, 'COUNT', 100)
   cursor = res[1]
   local keys = res[2]
   for i = 1, #keys do
     local size = redis.call('MEMORY', 'USAGE', keys[i])
     if size then
-      out[n + 1], out[n + 2], n = keys[i], size, n + 2
+      out[n + 1], out[n + 2], out[n + 3], n = keys[i], size, redis.call('PTTL', keys[i]), n + 3
     end
   end
   local t = redis.call('TIME')
@@ -78,7 +86,7 @@ while drawn < wanted and ARGV[i] do
     drawn = drawn + 1
     local size = redis.call('MEMORY', 'USAGE', keys[j])
     if size then
-      out[n + 1], out[n + 2], n = keys[j], size, n + 2
+      out[n + 1], out[n + 2], out[n + 3], n = keys[j], size, redis.call('PTTL', keys[j]), n + 3
     end
   end
   local t = redis.call('TIME')
@@ -101,7 +109,7 @@ while drawn < wanted do
   drawn = drawn + 1
   local size = redis.call('MEMORY', 'USAGE', key)
   if size then
-    out[n + 1], out[n + 2], n = key, size, n + 2
+    out[n + 1], out[n + 2], out[n + 3], n = key, size, redis.call('PTTL', key), n + 3
   end
   if drawn % 100 == 0 then
     local t = redis.call('TIME')
@@ -140,6 +148,11 @@ class PatternClassifier:
         self._memo: dict[bytes, str] = {}
         self._ambiguous = {p[: p.find(b":") + 1] for p in self._by_prefix if p.count(b":") > 1 or not p.endswith(b":")}
 
+    @property
+    def memo(self) -> Mapping[bytes, str]:
+        """Patterns already known by a key's first segment (up to its first ':'): a fast path for scans."""
+        return self._memo
+
     def classify(self, key: bytes) -> RedisUsagePattern:
         return RedisUsagePattern(self.pattern_of(key))
 
@@ -158,14 +171,6 @@ class PatternClassifier:
             self._memo[segment] = found
         return found
 
-    def tally(self, keys: list[bytes], key_sizes: list[int], counts: dict[str, int], sizes: dict[str, int]) -> None:
-        """Add keys and their sizes to the per-pattern totals (the scan's inner loop, kept tight)."""
-        memo_get, pattern_of = self._memo.get, self.pattern_of
-        for key, size in zip(keys, key_sizes, strict=True):
-            pattern = memo_get(key[: key.find(b":") + 1]) or pattern_of(key)
-            counts[pattern] += 1
-            sizes[pattern] += size
-
 
 @dataclass(frozen=True)
 class PatternUsage:
@@ -182,6 +187,7 @@ class UsageReport:
     used_memory_bytes: int  # INFO used_memory, summed over primaries
     patterns: dict[str, PatternUsage]
     keys_examined: int  # distinct keys measured (exact) or keys drawn (sampled)
+    figures: Mapping[str, PatternFigures] = field(default_factory=dict)  # TTLs, largest keys, leaks
 
     @property
     def unattributed_bytes(self) -> int:
@@ -244,9 +250,10 @@ async def _steps(node: aioredis.Redis) -> AsyncIterator[tuple[Send, Receive]]:
         await pool.release(connection)
 
 
-def _unpack(packed: bytes) -> tuple[list[bytes], list[int]]:
+def _unpack(packed: bytes) -> tuple[list[bytes], list[int], list[int]]:
+    """A step's keys, their sizes and their PTTLs (-1: no expiry)."""
     flat = msgpack.unpackb(packed, raw=True) if packed else []
-    return flat[0::2], flat[1::2]
+    return flat[0::3], flat[1::3], flat[2::3]
 
 
 class RedisUsageMonitor:
@@ -273,6 +280,28 @@ class RedisUsageMonitor:
         self._bytes_gauge = Gauge(
             "redis_usage_pattern_bytes", "Bytes per usage pattern.", ["pattern"], registry=registry
         )
+        self._share_gauge = Gauge(
+            "redis_usage_pattern_memory_share",
+            "Share of the keys' memory per pattern (0-1).",
+            ["pattern"],
+            registry=registry,
+        )
+        self._no_ttl_gauge = Gauge(
+            "redis_usage_pattern_keys_without_ttl",
+            "Keys without a TTL in patterns that should expire (a leak), per pattern.",
+            ["pattern"],
+            registry=registry,
+        )
+        self._ttl_gauge = Gauge(
+            "redis_usage_pattern_ttl_keys", "Keys per pattern and TTL bucket.", ["pattern", "ttl"], registry=registry
+        )
+        self._growth_gauge = Gauge(
+            "redis_usage_pattern_growth_keys_per_hour",
+            "Keys gained per hour per pattern, between the oldest and newest scan kept.",
+            ["pattern"],
+            registry=registry,
+        )
+        self.history = History(settings.history_size)
 
     # -- nodes -----------------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -372,28 +401,55 @@ class RedisUsageMonitor:
         chosen = mode or self._settings.mode
         if chosen == "auto":
             chosen = "exact" if total_keys <= self._settings.exact_up_to_keys else "sampled"
-        counts = {p.value: 0 for p in RedisUsagePattern}
-        sizes = {p.value: 0 for p in RedisUsagePattern}
+        total = self._accumulator()
         if chosen == "exact":
-            examined = sum([await self._scan_node(node, counts, sizes) for node in nodes])
-            patterns = {p: PatternUsage(counts[p], sizes[p]) for p in counts}
+            examined = sum([await self._scan_node(node, total) for node in nodes])
         else:
             examined = 0
             for node in nodes:
                 node_keys = int(await node.dbsize())
                 share = max(1, round(self._settings.sample_size * node_keys / total_keys)) if total_keys else 0
-                examined += await self._sample_node(node, share, node_keys, counts, sizes)
-            patterns = {p: PatternUsage(round(counts[p]), round(sizes[p])) for p in counts}
+                examined += await self._sample_node(node, share, node_keys, total)
+        figures = total.figures
+        patterns = {p: PatternUsage(round(f.key_count), round(f.memory_bytes)) for p, f in figures.items()}
         report = UsageReport(
-            chosen, datetime.now(UTC), round(self._clock() - began, 3), total_keys, used, patterns, examined
+            chosen, datetime.now(UTC), round(self._clock() - began, 3), total_keys, used, patterns, examined, figures
         )
         self.latest = report
-        for name, usage in patterns.items():
-            self._keys_gauge.labels(name).set(usage.key_count)
-            self._bytes_gauge.labels(name).set(usage.memory_bytes)
+        self.history.add(
+            Snapshot(
+                report.as_of,
+                {p: f.key_count for p, f in figures.items()},
+                {p: f.memory_bytes for p, f in figures.items()},
+            )
+        )
+        self._set_gauges(report)
         return report
 
-    async def _scan_node(self, node: aioredis.Redis, counts: dict[str, int], sizes: dict[str, int]) -> int:
+    def _accumulator(self) -> Accumulator:
+        s = self._settings
+        return Accumulator(
+            self._classifier,
+            [p.value for p in RedisUsagePattern],
+            expiring=s.expiring_patterns,
+            exempt=s.ttl_exempt,
+            top=s.largest_keys,
+        )
+
+    def _set_gauges(self, report: UsageReport) -> None:
+        total_bytes = sum(u.memory_bytes for u in report.patterns.values()) or 1
+        for name, usage in report.patterns.items():
+            figures = report.figures[name]
+            self._keys_gauge.labels(name).set(usage.key_count)
+            self._bytes_gauge.labels(name).set(usage.memory_bytes)
+            self._share_gauge.labels(name).set(usage.memory_bytes / total_bytes)
+            self._no_ttl_gauge.labels(name).set(round(figures.without_ttl))
+            for bucket, count in zip(TTL_BUCKETS, figures.ttl, strict=True):
+                self._ttl_gauge.labels(name, bucket).set(round(count))
+            growth = self.history.growth(name)
+            self._growth_gauge.labels(name).set(growth["keys_per_hour"] if growth else 0)
+
+    async def _scan_node(self, node: aioredis.Redis, total: Accumulator) -> int:
         sha = await node.script_load(_SCAN_STEP)
         budget = int(self._settings.scan_budget_ms * 1000)
         seen: set[int] = set()  # hashes of keys already counted: SCAN may return a key twice
@@ -404,26 +460,24 @@ class RedisUsageMonitor:
                 done = cursor in (b"0", "0")
                 if not done:  # Redis runs the next step while this one is counted here
                     await send(sha, cursor, budget)
-                keys, key_sizes = _unpack(packed)
+                keys, key_sizes, ttls = _unpack(packed)
                 fingerprints = set(map(hash, keys))
                 if len(fingerprints) == len(keys) and seen.isdisjoint(fingerprints):
                     seen |= fingerprints  # the usual case: no key seen before
-                    self._classifier.tally(keys, key_sizes, counts, sizes)
+                    total.add(keys, key_sizes, ttls)
                 else:
-                    for key, size in zip(keys, key_sizes, strict=True):
+                    for key, size, ttl in zip(keys, key_sizes, ttls, strict=True):
                         if hash(key) not in seen:
                             seen.add(hash(key))
-                            self._classifier.tally([key], [size], counts, sizes)
+                            total.add([key], [size], [ttl])
                 if done:
                     return len(seen)
 
-    async def _sample_node(
-        self, node: aioredis.Redis, wanted: int, node_keys: int, counts: dict[str, Any], sizes: dict[str, Any]
-    ) -> int:
+    async def _sample_node(self, node: aioredis.Redis, wanted: int, node_keys: int, total: Accumulator) -> int:
         by_cursor = not isinstance(self._client, RedisCluster)
         sha = await node.script_load(_CURSOR_SAMPLE_STEP if by_cursor else _RANDOMKEY_SAMPLE_STEP)
         budget = int(self._settings.scan_budget_ms * 1000)
-        sample_counts, sample_sizes = dict.fromkeys(counts, 0), dict.fromkeys(sizes, 0)
+        sample = self._accumulator()
         drawn, empty = 0, False
         asked: collections.deque[int] = collections.deque()  # sizes of the steps in flight, in order
         async with _steps(node) as (send, receive):
@@ -446,13 +500,10 @@ class RedisUsageMonitor:
                 empty = empty or int(step_drawn) == 0
                 if not empty and wanted - drawn - sum(asked) > 0:
                     await ask()
-                keys, key_sizes = _unpack(packed)
-                self._classifier.tally(keys, key_sizes, sample_counts, sample_sizes)
+                sample.add(*_unpack(packed))
         if drawn:
-            scale = node_keys / drawn
-            for pattern in counts:
-                counts[pattern] += sample_counts[pattern] * scale
-                sizes[pattern] += sample_sizes[pattern] * scale
+            sample.scale(node_keys / drawn)
+            total.merge(sample)
         return drawn
 
     async def run(self, *, stop: asyncio.Event) -> None:
@@ -497,3 +548,21 @@ class RedisUsageMonitor:
             },
         }
         return (200 if health.is_healthy else 503), body
+
+    def analytics(self) -> tuple[int, dict[str, Any]]:
+        """(status code, body) of `GET /health/redis/analytics`: the latest scan's analytics (503 before one)."""
+        report = self.latest
+        if report is None:
+            return 503, {"error": "unavailable", "message": "no usage scan has finished yet; one runs at start"}
+        body = {
+            "as_of": report.as_of.isoformat(timespec="seconds"),
+            "mode": report.mode,
+            "duration_s": report.duration_s,
+            "total_keys": report.total_keys,
+            "used_memory_mb": round(report.used_memory_bytes / MB, 2),
+            "keys_examined": report.keys_examined,
+            **analytics_report(
+                report.figures, self.history, sampled=report.mode == "sampled", top=self._settings.largest_keys
+            ),
+        }
+        return 200, body

@@ -19,7 +19,7 @@ from order_service import tracing
 from order_service.api.app import create_app
 from order_service.clients import ClientHub
 from order_service.security.dev import dev_security_settings
-from order_service.settings import Settings
+from order_service.settings import Settings, TracingSettings
 from suites.api.test_order_flow import api, at_eleven
 from suites.fixtures.clients import FakeTime, build_hub
 from suites.fixtures.orders import LIMIT_ORDER, as_served, market_order
@@ -127,6 +127,7 @@ async def test_a_failed_step_ends_its_span_with_an_error(
 async def test_while_tracing_is_off_nothing_is_recorded_and_no_traceparent_leaves(
     stack: FastAPI, mocks: InProcessMocks
 ) -> None:
+    assert tracing.provider_from(TracingSettings()) is None  # off unless an exporter is named
     assert not tracing.enabled()
     assert tracing.span("a step") is tracing.span("another")  # one shared no-op: nothing is built per step
     _, _, header = traceparent()

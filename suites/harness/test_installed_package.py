@@ -149,8 +149,12 @@ def test_harness_help_names_every_command(installed: Installed) -> None:
         "compat",
         "coverage",
         "chaos",
+        "map",
     ):
         assert f"\n  {command} " in result.stdout
+    mapped = installed.run(installed.bin("harness"), "map", "--help")
+    assert mapped.returncode == 0, mapped.stderr
+    assert "--collect" in mapped.stdout  # the map and the collector came with the wheel
     conformance = installed.run(installed.bin("harness"), "conformance", "--help")
     assert conformance.returncode == 0, conformance.stderr
     assert "examples:" in conformance.stdout  # the kit and its checks came with the wheel

@@ -105,8 +105,8 @@ class FakeNode:
 async def test_a_key_scan_returns_twice_is_counted_once() -> None:
     node = FakeNode(
         [
-            [b"17", b"cache:a", 100, b"idempotency:x", 50],
-            [b"0", b"cache:a", 100, b"queue:j", 70],  # cache:a again, as SCAN may do while the table shrinks
+            [b"17", b"cache:a", 100, 5000, b"idempotency:x", 50, -1],  # key, size, PTTL
+            [b"0", b"cache:a", 100, 5000, b"queue:j", 70, -1],  # cache:a again, as SCAN may do while the table shrinks
         ]
     )
     monitor = RedisUsageMonitor(node, RedisMonitorSettings())  # type: ignore[arg-type]
@@ -116,10 +116,12 @@ async def test_a_key_scan_returns_twice_is_counted_once() -> None:
     assert report.patterns["caching"].memory_bytes == 100
     assert report.patterns["worker_coordination"].memory_bytes == 70
     assert report.unattributed_bytes == 10_000 - 220
+    assert report.figures["caching"].ttl == [0, 1, 0, 0, 0]  # counted once in its TTL bucket too
+    assert report.figures["idempotency"].without_ttl == 1
 
 
 async def test_the_health_response_is_the_compliance_document_format(monkeypatch: pytest.MonkeyPatch) -> None:
-    node = FakeNode([[b"0", b"idempotency:1", 2_097_152]])
+    node = FakeNode([[b"0", b"idempotency:1", 2_097_152, 60_000]])
     monitor = RedisUsageMonitor(node, RedisMonitorSettings())  # type: ignore[arg-type]
     await monitor._scan([node], "exact")  # type: ignore[list-item]
 
