@@ -116,6 +116,25 @@ class RedisMonitorSettings(BaseModel):
     history_size: Annotated[int, Field(ge=2, le=10_000, description="Scans kept for growth rates.")] = 60
 
 
+class AnomalyModelSettings(BaseModel):
+    """The learned per-account scores beside the rules (`order_service.services.anomaly_model`)."""
+
+    enabled: bool = False
+    memory_seconds: Annotated[
+        float, Field(gt=0, description="Quiet time after which a new order moves the baseline by 63 %.")
+    ] = 86_400.0
+    warmup: Annotated[int, Field(ge=1, description="Orders an account places before it is scored.")] = 30
+    medium: Annotated[float, Field(gt=0, description="A score this high is a MEDIUM anomaly.")] = 5.0
+    high: Annotated[float, Field(gt=0, description="A score this high is a HIGH one.")] = 8.0
+    floor_size: Annotated[float, Field(gt=0, description="Least deviation of log(value).")] = 0.3
+    floor_rate: Annotated[float, Field(gt=0, description="Least deviation of log(1 + orders a minute).")] = 0.35
+    floor_symbols: Annotated[float, Field(gt=0, description="Least deviation of the symbols today.")] = 1.0
+    floor_round_trips: Annotated[float, Field(gt=0, description="Least deviation of round trips in 10 min.")] = 0.5
+    state_ttl_seconds: Annotated[float, Field(gt=0, description="An idle account's state is forgotten after.")] = (
+        30 * 86_400
+    )
+
+
 class AnomalySettings(BaseModel):
     orders_per_minute: Annotated[int, Field(ge=1)] = 30
     max_quantity: Annotated[int, Field(ge=1)] = 50_000
@@ -123,6 +142,7 @@ class AnomalySettings(BaseModel):
     symbols_per_day: Annotated[int, Field(ge=1)] = 15
     cancellations_per_minute: Annotated[int, Field(ge=1)] = 20
     policy: Literal["log", "reject_critical"] = "log"
+    model: AnomalyModelSettings = AnomalyModelSettings()
 
 
 class ServiceTokenSettings(BaseModel):

@@ -284,6 +284,7 @@ class OrderDesk:
                     price=limit_price,
                     at=self.clock(),
                     after_market=request.variety == "amo",
+                    side=request.transaction_type,
                 ),
                 report=False,  # reported with the order id once there is one
             )

@@ -130,9 +130,8 @@ def build_health_router(
 
     @router.get("/health/dependencies")
     async def dependencies() -> JSONResponse:
-        if hub is None:
-            body = {"error": "unavailable", "message": "this order service runs without its clients"}
-            return JSONResponse(body, status_code=503)
+        if hub is None:  # built without its clients (a test app): it calls nobody
+            return JSONResponse({"window_seconds": time.monotonic() - started, "discovered": None, "edges": []})
         discovered: list[str] | None
         try:
             listing = await asyncio.wait_for(hub.config.list_services(), CHECK_TIMEOUT)

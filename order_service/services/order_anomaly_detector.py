@@ -37,6 +37,7 @@ from redis.exceptions import NoScriptError
 
 from order_service import keys, tracing
 from order_service.clients.models import TradingDay
+from order_service.services.anomaly_model import MODEL_LUA, LearnedScore, model_args, parse_reply
 from order_service.settings import AnomalySettings
 
 log = logging.getLogger("order_service.anomaly")
@@ -55,6 +56,16 @@ redis.call('EXPIRE', symbols, day_ttl)
 return {in_window, redis.call('SCARD', symbols)}
 """
 
+# The rules' windows and the learned model in one script (one round trip): KEYS: orders window,
+# today's symbols, the model's state, the account's recent orders; ARGV: the rules' five, then
+# the model's twelve. Returns the rules' two counts, then the model's scores.
+RULES_AND_MODEL = (
+    _RECORD_ORDER.replace("return {in_window, redis.call('SCARD', symbols)}", "")
+    + "local k_orders, k_symbols, k_model, k_recent, a = KEYS[1], KEYS[2], KEYS[3], KEYS[4], 5\n"
+    + MODEL_LUA
+    + "return {in_window, distinct, unpack(model_out)}\n"
+)
+
 _RECORD_CANCEL = """
 local now, window, member = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
@@ -70,6 +81,7 @@ class AnomalyType(StrEnum):
     UNUSUAL_SYMBOLS = "unusual_symbols"  # >15 symbols/day
     OFF_HOURS_ACTIVITY = "off_hours_activity"  # Orders outside the session
     RAPID_CANCELLATIONS = "rapid_cancellations"  # >20 cancellations/minute
+    LEARNED_SCORE = "learned_score"  # the account's own baseline (anomaly_model): advisory, logged only
 
 
 class Severity(StrEnum):
@@ -124,12 +136,15 @@ class OrderEvent:
     at: datetime  # the exchange timestamp, with its offset
     after_market: bool = False
     order_id: str | None = None
+    side: str = "BUY"  # BUY or SELL (the learned model's round trips)
 
 
 @dataclass(frozen=True)
 class Verdict:
     anomalies: tuple[Anomaly, ...]
     tags: tuple[str, ...] = ()  # e.g. "after_market": noted, not flagged
+    learned: Anomaly | None = None  # the learned score's finding: reported, not one of the order's anomalies
+    score: LearnedScore | None = None  # the learned model's scores, when it ran
 
     @property
     def critical(self) -> bool:
@@ -168,6 +183,7 @@ class OrderAnomalyDetector:
         self._calendar = calendar
         self._record_order = redis.register_script(_RECORD_ORDER)
         self._record_cancel = redis.register_script(_RECORD_CANCEL)
+        self._model = redis.register_script(RULES_AND_MODEL) if settings.model.enabled else None
         self._counter = Counter(
             "order_service_order_anomalies_total",
             "Order anomalies by type and severity.",
@@ -192,8 +208,13 @@ class OrderAnomalyDetector:
         args: list[str | int] = [now_ms, WINDOW_MS, member, event.tradingsymbol, day_ttl]
         keys_ = [f"{keys.ANOMALY}:{tag}:orders", f"{keys.ANOMALY}:{tag}:symbols:{at:%Y%m%d}"]
         price = event.price
+        learned: LearnedScore | None = None
         with tracing.span("redis anomaly_windows", {"db.system.name": "redis"}):
-            if price is None:  # a market order: its last traded price comes in the same round trip
+            if self._model is not None:  # the rules' windows, the price and the model: one round trip
+                (in_window, symbols), last, learned = await self._with_model(keys_, args, event, now_ms, tag, price)
+                if price is None and last is not None:
+                    price = Decimal(last.decode() if isinstance(last, bytes) else last)
+            elif price is None:  # a market order: its last traded price comes in the same round trip
                 (in_window, symbols), last = await self._order_and_price(keys_, args, event.tradingsymbol)
                 price = Decimal(last.decode() if isinstance(last, bytes) else last) if last is not None else None
             else:
@@ -221,10 +242,44 @@ class OrderAnomalyDetector:
                     "the exchange's sessions of the day",
                 )
             )
-        verdict = Verdict(tuple(found), tuple(tags))
+        verdict = Verdict(tuple(found), tuple(tags), self._learned_finding(learned), learned)
         if report:
             self.report(event.account, event.order_id, verdict)
         return verdict
+
+    async def _with_model(
+        self, keys_: list[str], args: list[str | int], event: OrderEvent, now_ms: int, tag: str, price: Decimal | None
+    ) -> tuple[list[Any], Any, LearnedScore]:
+        """The rules and the model in one script (and a market order's last price beside it): one round trip."""
+        assert self._model is not None
+        both_keys = [*keys_, f"{keys.ANOMALY}:{tag}:model", f"{keys.ANOMALY}:{tag}:recent"]
+        value = price * event.quantity if price is not None else None
+        both_args = [
+            *args,
+            *model_args(self._settings.model, now_ms, value, event.side, event.tradingsymbol, event.quantity),
+        ]
+        last = None
+        if price is None:  # the last traded price comes in the same round trip
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    pipe.evalsha(self._model.sha, len(both_keys), *both_keys, *both_args)
+                    pipe.get(last_price_key(event.tradingsymbol))
+                    reply, last = await pipe.execute()
+            except NoScriptError:  # a restarted or new server: the plain call below loads the script
+                reply = await self._model(keys=both_keys, args=both_args)
+        else:
+            reply = await self._model(keys=both_keys, args=both_args)
+        return list(reply[:2]), last, parse_reply(reply[2:])
+
+    def _learned_finding(self, learned: LearnedScore | None) -> Anomaly | None:
+        if learned is None:
+            return None
+        model = self._settings.model
+        score = learned.score
+        if score < model.medium:
+            return None
+        severity = Severity.HIGH if score >= model.high else Severity.MEDIUM
+        return Anomaly(AnomalyType.LEARNED_SCORE, severity, f"{learned.feature} {score:.1f}", f"{model.medium:g}")
 
     async def check_cancellation(self, account: str, at: datetime, order_id: str | None = None) -> Verdict:
         moment = _require_aware(at)
@@ -282,8 +337,9 @@ class OrderAnomalyDetector:
 
     # -- reporting ---------------------------------------------------------------------
     def report(self, account: str, order_id: str | None, verdict: Verdict) -> None:
-        """Count and log each finding of `verdict` (one `ORDER_ANOMALY_*` JSON line each)."""
-        for anomaly in verdict.anomalies:
+        """Count and log each finding of `verdict` (one `ORDER_ANOMALY_*` JSON line each), the learned one too."""
+        found = [*verdict.anomalies, *([verdict.learned] if verdict.learned is not None else [])]
+        for anomaly in found:
             self._counter.labels(anomaly.type.value, anomaly.severity.value).inc()
             line = json.dumps(
                 {

@@ -175,18 +175,27 @@ def order_service_url(real_redis: RealRedis) -> Iterator[str]:
     settings = Settings(
         security=dev_security_settings(), rate_limit=RateLimitSettings(per_account=10**6, per_service=10**6)
     )
-    app = SignOnArrival(create_app(settings, redis=client, store=STORE))
+    inner = create_app(settings, redis=client, store=STORE)
+    app = SignOnArrival(inner)
     with redis.Redis.from_url(real_redis.url) as sync:  # the replay store's epoch begins, as `serve` does
         sync.set("replay:epoch", int(time.time()), nx=True)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    async def serve() -> None:
+        loops.append(asyncio.get_running_loop())
+        await server.serve()
+
+    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the order service did not start")
         time.sleep(0.01)
+    # `serve` scans Redis usage at start; /health/redis/analytics answers from that scan
+    asyncio.run_coroutine_threadsafe(inner.state.redis_monitor.scan(), loops[0]).result(10)
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)

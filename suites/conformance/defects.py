@@ -147,8 +147,8 @@ _LIST = [
         "idempotency-key-ignored",
         "the Idempotency-Key ignored",
         "order_service.api.desk",
-        "        if key is not None:\n            outcome = await self.store.claim(",
-        "        if False:\n            outcome = await self.store.claim(",
+        '        if key is not None:\n            with span("store claim_key", self._db):',
+        '        if False:\n            with span("store claim_key", self._db):',
         "idempotency.same-answer",
     ),
     Defect(
