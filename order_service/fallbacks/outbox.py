@@ -27,7 +27,7 @@ from typing import Any, Literal, Protocol
 
 import redis.asyncio as aioredis
 
-from order_service import keys
+from order_service import keys, tracing
 
 log = logging.getLogger("order_service.outbox")
 
@@ -228,7 +228,11 @@ class OutboxRelay:
                 item = await self._outbox.head(service)
                 if item is None:
                     break
-                result, detail = await deliver(item)
+                attributes = {"outbox.entry": item.id, "outbox.kind": "clients", "peer.service": service}
+                with tracing.span("outbox deliver", {**attributes, "rpc.method": item.operation}) as span:
+                    result, detail = await deliver(item)
+                    if span is not None:
+                        span.set_attribute("outbox.result", result)
                 if result == "unavailable":
                     break
                 if result == "rejected":

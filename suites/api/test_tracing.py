@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -18,6 +20,8 @@ from harness.servers import InProcessMocks
 from order_service import tracing
 from order_service.api.app import create_app
 from order_service.clients import ClientHub
+from order_service.clients.models import PnlSync
+from order_service.fallbacks.outbox import Deferred
 from order_service.security.dev import dev_security_settings
 from order_service.settings import Settings, TracingSettings
 from suites.api.test_order_flow import api, at_eleven
@@ -26,6 +30,13 @@ from suites.fixtures.orders import LIMIT_ORDER, as_served, market_order
 from suites.fixtures.redis import RealRedis
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
+PNL = PnlSync(
+    as_of=datetime.fromisoformat("2026-11-26T15:30:00+05:30"),
+    realized_pnl=Decimal(10),
+    unrealized_pnl=Decimal(0),
+    total_pnl=Decimal(10),
+    open_positions=1,
+)
 
 
 @pytest.fixture
@@ -139,3 +150,24 @@ async def test_while_tracing_is_off_nothing_is_recorded_and_no_traceparent_leave
     assert "traceparent" not in entry["headers"]
     assert tracing.current_traceparent() is None
     assert tracing.trace_id() is None
+
+
+async def test_a_write_kept_by_the_clients_outbox_is_delivered_under_a_span_of_its_own(
+    stack: FastAPI, exporter: InMemorySpanExporter, mocks: InProcessMocks, hub: ClientHub
+) -> None:
+    strategy = mocks.service("strategy-service")
+    with strategy.outage(kind="status", status=503, operation_id="syncStrategyPnl"):
+        kept = await hub.strategy.sync_strategy_pnl(42, PNL)
+    assert isinstance(kept, Deferred)
+    exporter.clear()
+    assert await hub.relay.drain("strategy-service") == 1
+    spans = exporter.get_finished_spans()
+    deliver = named(spans, "outbox deliver")
+    assert deliver.attributes is not None
+    assert deliver.attributes["outbox.kind"] == "clients"
+    assert deliver.attributes["outbox.result"] == "delivered"
+    call = named(spans, "strategy-service syncStrategyPnl")
+    assert call.parent is not None
+    assert call.parent.span_id == deliver.context.span_id
+    (entry,) = strategy.journal(operation_id="syncStrategyPnl", status=200)
+    assert entry["trace"]["parent_span_id"] == hex_id(call.context.span_id, 16)
