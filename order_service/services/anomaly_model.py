@@ -38,16 +38,19 @@ from order_service.settings import AnomalyModelSettings
 
 FEATURES = ("size", "rate", "symbols", "round_trips")
 
-# The model's part of the detector's script (order_anomaly_detector.RULES_AND_MODEL), run after
-# the rules' part has recorded the order: it reads `k_orders`, `k_symbols` (the rules' windows),
-# `k_model` (its state), `k_recent` (the account's last orders), and ARGV[a + 1..12]: now (ms),
-# log value ('' when unknown), side, symbol, quantity, memory (ms), warmup, ttl (ms), floors x4.
-# It leaves the orders seen before and one score per feature in `model_out`.
-MODEL_LUA = """
-local now, logv, side, sym, qty = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
-local memory, warmup, ttl = tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8])
-local floors = {tonumber(ARGV[a + 9]), tonumber(ARGV[a + 10]), tonumber(ARGV[a + 11]), tonumber(ARGV[a + 12])}
-local rate = redis.call('ZCOUNT', k_orders, now - 59999, now)
+# The model's part of the detector's script (order_anomaly_detector's RULES_AND_MODEL), run
+# after the rules' part has recorded the order. It reads the rules' `in_window` and `k_symbols`
+# (today's symbols), `k_model` (its state), `k_recent` (the account's last orders), the rules' ARGV[1]
+# (now, ms) and ARGV[4] (the symbol), then ARGV[6..8]: log value ('' when unknown), side,
+# quantity. The settings are written into the text (`model_lua`): every argument is encoded
+# per order, and the constants were half of them. It leaves the orders seen before and one
+# score per feature in `model_out`.
+_MODEL_LUA = """
+local now, sym = tonumber(ARGV[1]), ARGV[4]
+local logv, side, qty = tonumber(ARGV[6]), ARGV[7], ARGV[8]
+local memory, warmup, ttl = {memory}, {warmup}, {ttl}
+local floors = {{{floors}}}
+local rate = in_window  -- the rules' count of the last minute, this order included
 local distinct = redis.call('SCARD', k_symbols)
 local trips = 0
 local recent = redis.call('LRANGE', k_recent, 0, 49)
@@ -58,14 +61,14 @@ end
 redis.call('LPUSH', k_recent, now .. '|' .. side .. '|' .. sym .. '|' .. qty)
 redis.call('LTRIM', k_recent, 0, 49)
 redis.call('PEXPIRE', k_recent, ttl)
-local x = {logv, math.log(1 + rate), distinct, trips}
+local x = {{logv, math.log(1 + rate), distinct, trips}}
 local state = redis.call('HMGET', k_model, 'n', 'm1', 'd1', 'm2', 'd2', 'm3', 'd3', 'm4', 'd4', 't')
 local n = tonumber(state[1]) or 0
 local last = tonumber(state[10]) or now
 -- warming up, a plain running mean; then by elapsed time, so a burst of orders moves it little
 local alpha = 1 / (n + 1)
 if n >= warmup then alpha = 1 - math.exp(-math.max(now - last, 0) / memory) end
-local model_out, update = {tostring(n)}, {'n', tostring(n + 1), 't', tostring(now)}
+local model_out, update = {{tostring(n)}}, {{'n', tostring(n + 1), 't', tostring(now)}}
 for i = 1, 4 do
   local m, d = tonumber(state[2 * i]), tonumber(state[2 * i + 1])
   local z = 0
@@ -111,25 +114,20 @@ class LearnedScore:
         return max(self.scores, key=lambda name: self.scores[name])
 
 
-def model_args(
-    settings: AnomalyModelSettings, now_ms: int, value: Decimal | None, side: str, symbol: str, quantity: int
-) -> list[str | int | float]:
-    """The model step's ARGV for one order."""
-    log_value = math.log(float(value)) if value is not None and value > 0 else ""
-    return [
-        now_ms,
-        log_value,
-        side,
-        symbol,
-        quantity,
-        int(settings.memory_seconds * 1000),
-        settings.warmup,
-        int(settings.state_ttl_seconds * 1000),
-        settings.floor_size,
-        settings.floor_rate,
-        settings.floor_symbols,
-        settings.floor_round_trips,
-    ]
+def model_lua(settings: AnomalyModelSettings) -> str:
+    """The model's Lua with `settings` written in."""
+    floors = (settings.floor_size, settings.floor_rate, settings.floor_symbols, settings.floor_round_trips)
+    return _MODEL_LUA.format(
+        memory=int(settings.memory_seconds * 1000),
+        warmup=settings.warmup,
+        ttl=int(settings.state_ttl_seconds * 1000),
+        floors=", ".join(repr(float(f)) for f in floors),
+    )
+
+
+def model_args(value: Decimal | None, side: str, quantity: int) -> list[str | int | float]:
+    """The model's ARGV for one order (after the rules' five)."""
+    return [math.log(float(value)) if value is not None and value > 0 else "", side, quantity]
 
 
 def parse_reply(reply: list[bytes | str]) -> LearnedScore:
@@ -138,4 +136,4 @@ def parse_reply(reply: list[bytes | str]) -> LearnedScore:
     return LearnedScore(int(values[0]), dict(zip(FEATURES, values[1:], strict=True)))
 
 
-__all__ = ["FEATURES", "MODEL_LUA", "LearnedScore", "model_args", "parse_reply"]
+__all__ = ["FEATURES", "LearnedScore", "model_args", "model_lua", "parse_reply"]

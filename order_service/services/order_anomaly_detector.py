@@ -37,8 +37,8 @@ from redis.exceptions import NoScriptError
 
 from order_service import keys, tracing
 from order_service.clients.models import TradingDay
-from order_service.services.anomaly_model import MODEL_LUA, LearnedScore, model_args, parse_reply
-from order_service.settings import AnomalySettings
+from order_service.services.anomaly_model import LearnedScore, model_args, model_lua, parse_reply
+from order_service.settings import AnomalyModelSettings, AnomalySettings
 
 log = logging.getLogger("order_service.anomaly")
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
@@ -56,15 +56,21 @@ redis.call('EXPIRE', symbols, day_ttl)
 return {in_window, redis.call('SCARD', symbols)}
 """
 
-# The rules' windows and the learned model in one script (one round trip): KEYS: orders window,
-# today's symbols, the model's state, the account's recent orders; ARGV: the rules' five, then
-# the model's twelve. Returns the rules' two counts, then the model's scores.
-RULES_AND_MODEL = (
-    _RECORD_ORDER.replace("return {in_window, redis.call('SCARD', symbols)}", "")
-    + "local k_orders, k_symbols, k_model, k_recent, a = KEYS[1], KEYS[2], KEYS[3], KEYS[4], 5\n"
-    + MODEL_LUA
-    + "return {in_window, distinct, unpack(model_out)}\n"
-)
+
+def rules_and_model(model: AnomalyModelSettings) -> str:
+    """The rules' windows and the learned model in one script (one round trip).
+
+    KEYS: the orders window, today's symbols, the model's state, the account's recent orders;
+    ARGV: the rules' five, then the model's three. Returns the rules' two counts, then the
+    model's scores.
+    """
+    return (
+        _RECORD_ORDER.replace("return {in_window, redis.call('SCARD', symbols)}", "")
+        + "local k_symbols, k_model, k_recent = KEYS[2], KEYS[3], KEYS[4]\n"
+        + model_lua(model)
+        + "return {in_window, distinct, unpack(model_out)}\n"
+    )
+
 
 _RECORD_CANCEL = """
 local now, window, member = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
@@ -183,7 +189,7 @@ class OrderAnomalyDetector:
         self._calendar = calendar
         self._record_order = redis.register_script(_RECORD_ORDER)
         self._record_cancel = redis.register_script(_RECORD_CANCEL)
-        self._model = redis.register_script(RULES_AND_MODEL) if settings.model.enabled else None
+        self._model = redis.register_script(rules_and_model(settings.model)) if settings.model.enabled else None
         self._counter = Counter(
             "order_service_order_anomalies_total",
             "Order anomalies by type and severity.",
@@ -254,10 +260,7 @@ class OrderAnomalyDetector:
         assert self._model is not None
         both_keys = [*keys_, f"{keys.ANOMALY}:{tag}:model", f"{keys.ANOMALY}:{tag}:recent"]
         value = price * event.quantity if price is not None else None
-        both_args = [
-            *args,
-            *model_args(self._settings.model, now_ms, value, event.side, event.tradingsymbol, event.quantity),
-        ]
+        both_args = [*args, *model_args(value, event.side, event.quantity)]
         last = None
         if price is None:  # the last traded price comes in the same round trip
             try:
