@@ -38,7 +38,7 @@ from order_service.settings import AnomalyModelSettings
 
 FEATURES = ("size", "rate", "symbols", "round_trips")
 
-# The model's part of the detector's script (order_anomaly_detector's RULES_AND_MODEL), run
+# The model's part of the detector's script (order_anomaly_detector.rules_and_model), run
 # after the rules' part has recorded the order. It reads the rules' `in_window` and `k_symbols`
 # (today's symbols), `k_model` (its state), `k_recent` (the account's last orders), the rules' ARGV[1]
 # (now, ms) and ARGV[4] (the symbol), then ARGV[6..8]: log value ('' when unknown), side,
