@@ -36,6 +36,7 @@ _OFF: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
 _tracer: trace.Tracer | None = None
 _provider: TracerProvider | None = None
 
+REDIS = {"db.system.name": "redis"}  # the attributes of a Redis step's span
 SERVER = SpanKind.SERVER
 CLIENT = SpanKind.CLIENT
 INTERNAL = SpanKind.INTERNAL
@@ -83,7 +84,7 @@ def _clean(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v if isinstance(v, str | bool | int | float) else str(v) for k, v in attributes.items() if v is not None}
 
 
-def set_attributes(**attributes: Any) -> None:
+def set_attributes(attributes: Mapping[str, Any]) -> None:
     """Add attributes to the current span (a no-op while tracing is off)."""
     if _tracer is not None:
         trace.get_current_span().set_attributes(_clean(attributes))
@@ -167,6 +168,7 @@ def installed(provider: TracerProvider | None) -> Iterator[None]:
 __all__ = [
     "CLIENT",
     "INTERNAL",
+    "REDIS",
     "SERVER",
     "current_traceparent",
     "enabled",

@@ -37,9 +37,7 @@ from order_service.security.audit import audit_event
 from order_service.services.order_anomaly_detector import OrderAnomalyDetector, OrderEvent, Verdict
 from order_service.services.rate_limiter import RateLimiter
 from order_service.settings import Settings
-from order_service.tracing import current_traceparent, span
-
-REDIS = {"db.system.name": "redis"}
+from order_service.tracing import REDIS, current_traceparent, set_attributes, span
 
 log = logging.getLogger("order_service.orders")
 
@@ -135,10 +133,9 @@ class OrderDesk:
         order = book.new_order(self.broker, account, request, identity, at)
         if verdict is not None:
             order["anomalies"] = [a.as_dict() for a in verdict.anomalies]
-        with span("store place_order", self._db) as step:
+        with span("store place_order", self._db):
             answer = await self.store.place(order, book.id_prefix(at), claim, self._follow_ups)
-            if step is not None:
-                step.set_attribute("order.id", answer.body["order_id"])
+            set_attributes({"order.id": answer.body["order_id"]})
         placed = answer.body
         if answer.replayed:  # an earlier request under the key committed first: its order is the answer
             return answer
@@ -274,7 +271,7 @@ class OrderDesk:
         if self.detector is None:
             return None
         limit_price = request.price if request.order_type in ("LIMIT", "SL") else None
-        with span("anomaly check") as step:
+        with span("anomaly check"):
             verdict = await self.detector.check_order(
                 OrderEvent(
                     account=account,
@@ -288,8 +285,7 @@ class OrderDesk:
                 ),
                 report=False,  # reported with the order id once there is one
             )
-            if step is not None:
-                step.set_attribute("anomaly.count", len(verdict.anomalies))
+            set_attributes({"anomaly.count": len(verdict.anomalies)})
         if verdict.critical and self.settings.anomaly.policy == "reject_critical":
             self.detector.report(account, None, verdict)
             audit_event(

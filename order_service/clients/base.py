@@ -63,7 +63,7 @@ class Resolver(Protocol):
         """The base URL of `service`."""
 
     async def resolve_all(self, service: str) -> list[tuple[str, int]]:
-        """Every instance of `service` as (base URL, weight)."""
+        """Every instance of `service` as (base URL without a trailing slash, weight)."""
 
     def invalidate(self, service: str) -> None:
         """Forget where `service` is (after a connection failure)."""
@@ -175,6 +175,7 @@ class ServiceClient:
             raise ValueError(f"{type(self).__name__} needs a base_url or a resolver (discovery)")
         self.settings = settings or Settings()
         self._base_url = base_url.rstrip("/") if base_url else None
+        self._fixed = [(self._base_url, 1)] if self._base_url else []
         self._resolver = resolver
         self._transport = transport
         self._auth = auth
@@ -231,13 +232,10 @@ class ServiceClient:
 
     async def _instance(self, avoid: Collection[str]) -> Instance:
         """The instance for the next attempt: the balancer's pick among discovery's current set."""
-        if self._base_url is not None:
-            self.balancer.update([(self._base_url, 1)])
+        if self._resolver is not None and self._base_url is None:
+            self.balancer.update(await self._resolver.resolve_all(self.service))  # cached; normalised by discovery
         else:
-            assert self._resolver is not None
-            self.balancer.update(
-                [(url.rstrip("/"), weight) for url, weight in await self._resolver.resolve_all(self.service)]
-            )
+            self.balancer.update(self._fixed)
         return self.balancer.pick(avoid)
 
     # -- one call ------------------------------------------------------------------------

@@ -97,5 +97,6 @@ class ServiceDiscovery:
                 ) from exc
             self._metrics.fallbacks.labels(service, "discovery", "discovery").inc()
             log.warning("SERVICE_DISCOVERY_FALLBACK %s -> %s (settings): %s", service, fallback, exc)
-            return [(fallback, 1)], min(FALLBACK_TTL, self._settings.discovery_ttl_max)
-        return endpoint.all_instances(), min(float(endpoint.ttl_seconds), self._settings.discovery_ttl_max)
+            return [(fallback.rstrip("/"), 1)], min(FALLBACK_TTL, self._settings.discovery_ttl_max)
+        instances = [(url.rstrip("/"), weight) for url, weight in endpoint.all_instances()]
+        return instances, min(float(endpoint.ttl_seconds), self._settings.discovery_ttl_max)

@@ -229,10 +229,9 @@ class OutboxRelay:
                 if item is None:
                     break
                 attributes = {"outbox.entry": item.id, "outbox.kind": "clients", "peer.service": service}
-                with tracing.span("outbox deliver", {**attributes, "rpc.method": item.operation}) as span:
+                with tracing.span("outbox deliver", {**attributes, "rpc.method": item.operation}):
                     result, detail = await deliver(item)
-                    if span is not None:
-                        span.set_attribute("outbox.result", result)
+                    tracing.set_attributes({"outbox.result": result})
                 if result == "unavailable":
                     break
                 if result == "rejected":

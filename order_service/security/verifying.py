@@ -183,10 +183,9 @@ class RequestVerifier:
 
     async def verify(self, request: SignedRequest, coverage: Coverage = ORDER_ENDPOINTS) -> str:
         """The caller's identity; `AuthenticationError` with the exact reason otherwise."""
-        with tracing.span("verify signature") as span:
+        with tracing.span("verify signature"):
             identity = await self._verify(request, coverage)
-            if span is not None:
-                span.set_attribute("enduser.id", identity)
+            tracing.set_attributes({"enduser.id": identity})
             return identity
 
     async def _verify(self, request: SignedRequest, coverage: Coverage) -> str:
@@ -196,7 +195,7 @@ class RequestVerifier:
         # kept until the first second its timestamp is stale, counted on this service's clock
         ttl = max(1, timestamp + self._tolerance + 1 - int(self._clock()))
         try:
-            with tracing.span("redis replay_check", {"db.system.name": "redis"}):
+            with tracing.span("redis replay_check", tracing.REDIS):
                 first = await self._replay.first_seen(sent, timestamp, ttl)
         except BeforeEpoch as exc:
             raise AuthenticationError(

@@ -215,7 +215,7 @@ class OrderAnomalyDetector:
         keys_ = [f"{keys.ANOMALY}:{tag}:orders", f"{keys.ANOMALY}:{tag}:symbols:{at:%Y%m%d}"]
         price = event.price
         learned: LearnedScore | None = None
-        with tracing.span("redis anomaly_windows", {"db.system.name": "redis"}):
+        with tracing.span("redis anomaly_windows", tracing.REDIS):
             if self._model is not None:  # the rules' windows, the price and the model: one round trip
                 (in_window, symbols), last, learned = await self._with_model(keys_, args, event, now_ms, tag, price)
                 if price is None and last is not None:
@@ -286,7 +286,7 @@ class OrderAnomalyDetector:
 
     async def check_cancellation(self, account: str, at: datetime, order_id: str | None = None) -> Verdict:
         moment = _require_aware(at)
-        with tracing.span("redis anomaly_cancellations", {"db.system.name": "redis"}):
+        with tracing.span("redis anomaly_cancellations", tracing.REDIS):
             count = await self._record_cancel(
                 keys=[f"{keys.ANOMALY}:{{{account}}}:cancels"],
                 args=[int(moment.timestamp() * 1000), WINDOW_MS, order_id or uuid.uuid4().hex],

@@ -96,7 +96,7 @@ class Accumulator:
                 if pattern in self._expiring and key not in self._exempt:
                     self._leaked(pattern, key)
             else:
-                ttl[pattern][1 if pttl < 60_000 else 2 if pttl < 3_600_000 else 3 if pttl < 86_400_000 else 4] += 1
+                ttl[pattern][ttl_bucket(pttl)] += 1
             if size > floor[pattern]:
                 self._keep_large(pattern, size, key, pttl)
 
