@@ -103,3 +103,23 @@ def test_the_summary_names_each_tier_that_ran_and_each_that_did_not(monkeypatch:
         "real tiers used: redis: process (redis://127.0.0.1:1/0)",
         "real tiers NOT run: container: no engine answers",
     ]
+
+
+def test_under_xdist_the_summary_covers_every_worker() -> None:
+    """The controller prints the run's summary: each worker's servers and misses reach it."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", environment.SWITCH)}
+    env["DOCKER_HOST"] = "unix:///nonexistent/harness-no-engine.sock"
+    env["HARNESS_REDIS_SOURCE"] = "process"
+    tests = [
+        "suites/redis/test_redis_sources.py::test_each_test_starts_with_an_empty_database",
+        "suites/redis/test_container_source.py::test_the_container_is_a_container_and_goes_away",
+    ]
+    # --dist each: every worker runs both, so each serves Redis itself and misses the container
+    result = child_pytest(*tests, "-n", "2", "--dist", "each", "-o", "addopts=", "-q", env=env)
+    assert result.returncode == 0, result.stdout
+    used = re.search(r"^real tiers used: redis: (.*)$", result.stdout, re.MULTILINE)
+    assert used is not None, result.stdout
+    servers = re.findall(r"process \(redis://127\.0\.0\.1:\d+/0\)", used.group(1))
+    assert len(set(servers)) == 2, result.stdout  # one throwaway server per worker, both named
+    assert f"real Redis source: {used.group(1)}" in result.stdout
+    assert "real tiers NOT run: container: no Docker-compatible engine answers" in result.stdout

@@ -71,21 +71,22 @@ def test_ci_switch_turns_that_skip_into_a_failure() -> None:
 @pytest.mark.redis
 def test_a_url_database_that_holds_keys_is_refused_not_emptied(real_redis: RealRedis) -> None:
     """REDIS_URL may point at someone's data: the tests use only a database that was empty."""
-    from harness.redis import RedisUnavailable, open_source
+    from harness.redis import RedisUnavailable, open_source, worker_url
 
-    held = real_redis.url.rsplit("/", 1)[0] + "/9"  # another database of this run's own server
+    named = real_redis.url.rsplit("/", 1)[0] + "/9"  # another database of this run's own server
+    held = worker_url(named, os.environ.get("PYTEST_XDIST_WORKER"))  # the one an xdist worker takes of it
     with redis.Redis.from_url(held) as client:
         client.flushdb()
         client.set("someone:else", "precious")
         try:
             with pytest.MonkeyPatch.context() as patch:
-                patch.setenv("REDIS_URL", held)
+                patch.setenv("REDIS_URL", named)
                 with pytest.raises(RedisUnavailable, match=r"holds 1 keys: the tests empty their database"):
                     next(open_source("url"))
             assert client.get("someone:else") == b"precious"
             client.delete("someone:else")
             with pytest.MonkeyPatch.context() as patch:
-                patch.setenv("REDIS_URL", held)
+                patch.setenv("REDIS_URL", named)
                 assert next(open_source("url")).url == held  # empty: this run may use it
         finally:
             client.flushdb()
