@@ -25,8 +25,10 @@ Five stacks, one after the other in the same run:
 6. stack 1 traced (`mocks up --otlp-endpoint`: the order service and every mock export
    their spans over OTLP/HTTP to a collector in this process), so 6 / 1 is the cost of
    tracing; and what a step costs while tracing is off (a no-op `span` against none).
-Reports throughput and p50/p99 of each and the ratios, and the same run's floors: the
-median of a bare GET on the order service and of a bare strategy-mock validation.
+Reports throughput and p50/p99 of each and the ratios, where the two cores went during the
+durable and in-memory loads (each role's CPU, `suites.bench.cpu`) and the order service's own
+CPU time per order, and the same run's floors: the median of a bare GET on the order service
+and of a bare strategy-mock validation.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from harness.servers import free_port, start_mock_servers, stop_mock_servers
 from harness.traces import Collector
 from order_service import tracing
 from order_service.security.dev import dev_signer, dev_user_token
+from suites.bench.cpu import CpuMeter
 from suites.bench.wrk import REPLAY_LUA, Load, closed_loop, run_wrk, write_raw_requests
 from suites.fixtures.orders import LIMIT_ORDER, market_order
 
@@ -91,10 +94,10 @@ def signed_orders(url: str, count: int, order: dict[str, object]) -> list[bytes]
     return raw
 
 
-def wrk_load(url: str, seconds: float, workdir: Path, order: dict[str, object]) -> Load:
+def wrk_load(url: str, seconds: float, workdir: Path, signed: list[bytes]) -> Load:
+    """wrk replaying `signed` (enough for 3,000 orders/s: a replayed signature is refused, an error)."""
     requests = workdir / "orders.raw"
-    # Enough for 3,000 orders/s: a replayed signature would be refused (and counted as an error).
-    write_raw_requests(requests, signed_orders(url, int(3_000 * seconds), order))
+    write_raw_requests(requests, signed)
     script = workdir / "replay.lua"
     script.write_text(REPLAY_LUA)
     return run_wrk(url, seconds=seconds, connections=CLIENTS, script=script, script_args=(str(requests), "2"))
@@ -133,6 +136,12 @@ class Run:
     load: Load
     http_floor: float
     strategy_floor: float
+    cpu: dict[str, float]  # cores each role took during the load (suites.bench.cpu)
+
+    @property
+    def service_us_per_order(self) -> float:
+        """The order service's own CPU time per order placed, in microseconds."""
+        return self.cpu.get("order service", 0.0) / self.load.rps * 1e6 if self.load.rps else 0.0
 
 
 async def unlog(database: str) -> None:
@@ -170,12 +179,15 @@ def run_stack(
             if slow_owner:
                 live.service("strategy-service").fault(kind="latency", delay_ms=6000, operation_id="syncStrategyPnl")
             with_wrk = shutil.which("wrk") is not None
-            load = wrk_load(url, seconds, Path(workdir), order) if with_wrk else python_load(url, seconds, order)
+            requests = signed_orders(url, int(3_000 * seconds), order) if with_wrk else []
+            meter = CpuMeter(settle=min(2.0, seconds / 5), span=seconds * 0.6).start()  # inside the load
+            load = wrk_load(url, seconds, Path(workdir), requests) if with_wrk else python_load(url, seconds, order)
+            cpu = meter.join()
             http_floor = asyncio.run(floor(url, "/health/circuit-breaker"))
             strategy = asyncio.run(floor(live.url("strategy-service"), "/strategies/42/validate"))
         finally:
             stop_mock_servers(live)
-    return Run(load, http_floor, strategy)
+    return Run(load, http_floor, strategy, cpu)
 
 
 STEPS = 12  # at least the spans of one LIMIT placement under a strategy (server, verify, replay, limit, claim, ...)
@@ -199,6 +211,10 @@ def step_cost_off(rounds: int = 200_000) -> tuple[float, float]:
 
 
 ATTRIBUTES = {"db.system.name": "postgresql"}
+
+
+def _cores(cpu: dict[str, float]) -> str:
+    return ", ".join(f"{role} {cores:.2f}" for role, cores in cpu.items() if cores >= 0.01) or "not measured"
 
 
 def line(name: str, load: Load) -> str:
@@ -240,6 +256,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{traced.load.p99_ms / durable.load.p99_ms:.2f}x; off, a traced step costs {off_ns:.0f} ns "
         f"(an empty block {bare_ns:.0f} ns): {STEPS} steps are {STEPS * (off_ns - bare_ns) / 1000:.2f} us of an "
         f"order's {1e6 / durable.load.rps * CPUS:.0f} us"
+    )
+    print(
+        f"  where the cores went during the durable load ({CPUS} cores): {_cores(durable.cpu)}; in memory: "
+        f"{_cores(memory.cpu)}; the order service's own CPU per order: {durable.service_us_per_order:,.0f} us "
+        f"durable, {unlogged.service_us_per_order:,.0f} us unlogged, {memory.service_us_per_order:,.0f} us in memory"
     )
     print(
         f"  floors (medians, one request at a time, first stack): the order service's HTTP floor "
