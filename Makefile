@@ -61,7 +61,7 @@ tools:
 ## WORKERS=0 runs them in this one process).
 JUNIT ?= .run/junit.xml
 COVERAGE_RECORDS ?= .run/coverage.jsonl
-WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; [ $$n -lt 2 ] && n=0; echo $$n)
+WORKERS ?= $(shell n=$$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; [ $$n -lt 2 ] && n=0; echo $$n)
 test: venv tools
 	$(if $(HARNESS_REDIS_SOURCE),HARNESS_REDIS_SOURCE=$(HARNESS_REDIS_SOURCE)) $(BIN)/python -m pytest --junitxml=$(JUNIT) \
 		--harness-coverage=$(COVERAGE_RECORDS) -n $(WORKERS) $(PYTEST_ARGS)
