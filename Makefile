@@ -58,13 +58,13 @@ tools:
 ## Run every suite; the result also goes to $(JUNIT) as JUnit XML (CI keeps it).
 ## Every answer of every mock is recorded to $(COVERAGE_RECORDS) for `make coverage`.
 ## The suites run on WORKERS pytest-xdist workers, each with its own servers (one per core, at most 4;
-## WORKERS=0 runs them in this one process).
+## WORKERS=0 runs them in this one process); the crash rounds share one worker (suites/chaos/conftest.py).
 JUNIT ?= .run/junit.xml
 COVERAGE_RECORDS ?= .run/coverage.jsonl
 WORKERS ?= $(shell n=$$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; [ $$n -lt 2 ] && n=0; echo $$n)
 test: venv tools
 	$(if $(HARNESS_REDIS_SOURCE),HARNESS_REDIS_SOURCE=$(HARNESS_REDIS_SOURCE)) $(BIN)/python -m pytest --junitxml=$(JUNIT) \
-		--harness-coverage=$(COVERAGE_RECORDS) -n $(WORKERS) $(PYTEST_ARGS)
+		--harness-coverage=$(COVERAGE_RECORDS) -n $(WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 ## Contract coverage of the last `make test`: .run/coverage.html (a table per contract) and .run/coverage.json;
 ## fails when a documented error response of a seed endpoint was exercised by nothing.
