@@ -57,6 +57,30 @@ async def test_a_malformed_account_header_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("short", "String should have at least 8 characters"),
+        ("k" * 129, "String should have at most 128 characters"),
+        ("has space 123", "String should match pattern '^[A-Za-z0-9._:-]+$'"),
+    ],
+)
+async def test_a_malformed_idempotency_key_is_refused_by_name_and_rule(key: str, reason: str) -> None:
+    async with api() as client:
+        response = await client.post("/orders", json=LIMIT_ORDER, headers={"idempotency-key": key})
+    assert response.status_code == 422
+    assert response.json()["violations"] == [{"location": "header", "field": "Idempotency-Key", "reason": reason}]
+
+
+async def test_a_malformed_header_of_an_unsigned_request_is_the_security_checks_401() -> None:
+    """The headers' forms are checked after the signature: an unsigned request learns nothing more."""
+    app = create_app(Settings(security=dev_security_settings()))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://order.test") as client:
+        response = await client.get("/orders", headers={"x-trading-account-id": "zx-12", "x-request-nonce": "no!"})
+    assert response.status_code == 401
+    assert "violations" not in response.json()
+
+
+@pytest.mark.parametrize(
     ("path", "allowed"), [("/orders", "GET, POST"), ("/orders/261126000000001", "DELETE, GET, PATCH")]
 )
 async def test_a_405_lists_every_method_of_the_path(path: str, allowed: str) -> None:
