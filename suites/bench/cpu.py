@@ -6,23 +6,22 @@ time at two moments inside the load and gives each role's share of a core over t
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 
-TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+from suites.fixtures.processes import ProcessEntry, process_entries
 
 
-def _role_of(command: str, name: str) -> str:
+def _role_of(entry: ProcessEntry) -> str:
+    command = " ".join(entry.argv)
     if "order_service serve" in command:
         return "order service"
-    if name == "postgres":
+    if entry.name == "postgres":
         return "PostgreSQL"
-    if name == "redis-server":
+    if entry.name == "redis-server":
         return "Redis"
-    if name == "wrk":
+    if entry.name == "wrk":
         return "wrk"
     if "mocks serve" in command:
         return "mocks"
@@ -33,20 +32,8 @@ Snapshot = Mapping[int, tuple[str, float]]  # pid: (role, CPU seconds so far)
 
 
 def snapshot() -> dict[int, tuple[str, float]]:
-    """Every process's role and CPU seconds so far (those that vanish while read are left out)."""
-    found: dict[int, tuple[str, float]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        found[int(entry.name)] = (_role_of(command, name), (int(fields[11]) + int(fields[12])) / TICK)
-    return found
+    """Every process's role and CPU seconds so far."""
+    return {entry.pid: (_role_of(entry), entry.cpu_seconds) for entry in process_entries()}
 
 
 def shares(before: Snapshot, after: Snapshot, span: float) -> dict[str, float]:
@@ -61,8 +48,8 @@ def shares(before: Snapshot, after: Snapshot, span: float) -> dict[str, float]:
 class CpuMeter:
     """Measures `shares` from `settle` seconds after `start` for `span` seconds, in a thread."""
 
-    def __init__(self, settle: float, span: float, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self._settle, self._span, self._clock = settle, span, clock
+    def __init__(self, settle: float, span: float) -> None:
+        self._settle, self._span = settle, span
         self._thread = threading.Thread(target=self._measure, daemon=True)
         self.result: dict[str, float] = {}
 
@@ -72,11 +59,11 @@ class CpuMeter:
 
     def _measure(self) -> None:
         time.sleep(self._settle)
-        began, before = self._clock(), snapshot()
+        began, before = time.monotonic(), snapshot()
         time.sleep(self._span)
-        self.result = shares(before, snapshot(), self._clock() - began)
+        self.result = shares(before, snapshot(), time.monotonic() - began)
 
     def join(self) -> dict[str, float]:
-        """The shares (empty when /proc could not be read)."""
+        """The shares, by role."""
         self._thread.join()
         return self.result
