@@ -87,3 +87,8 @@ def _writes_into(pid: int, folder: Path) -> bool:
         return os.readlink(f"/proc/{pid}/fd/1").startswith(str(folder))
     except OSError:
         return False
+
+
+def test_every_crash_round_test_is_in_the_one_xdist_group(request: pytest.FixtureRequest) -> None:
+    """`make test` (--dist loadgroup) runs the rounds one after another on one worker."""
+    assert [mark.args for mark in request.node.iter_markers("xdist_group")] == [("crash-rounds",)]
